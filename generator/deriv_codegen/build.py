@@ -1,0 +1,177 @@
+"""Generate a client distribution from a bundle: read -> models -> render -> format -> write.
+
+The output directory is replaced atomically: the new tree is written and formatted in a staging
+directory beside it and renamed into place, so a failed run leaves the previous tree untouched.
+A stamp file records a key of every input; when the key and the tree on disk match, the run is
+a no-op (this is what makes regeneration with unchanged inputs fast).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+from .errors import CodegenError, Problem
+from .ir import BundleInfo
+
+STAMP = ".deriv-codegen.json"
+_GENERATOR_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class BuildResult:
+    package: str
+    out_dir: Path
+    up_to_date: bool
+    seconds: float
+    ws_calls: int = 0
+    rest_operations: int = 0
+    rest_schemas: int = 0
+    files: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _generator_fingerprint() -> str:
+    from .render import templates_dir
+
+    h = hashlib.sha256(__version__.encode())
+    roots = [_GENERATOR_DIR, templates_dir()]
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.suffix in {".py", ".jinja"}:
+                h.update(p.relative_to(root).as_posix().encode())
+                h.update(p.read_bytes())
+    for dist in ("datamodel-code-generator", "ruff", "jinja2"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=missing".encode())
+    return h.hexdigest()
+
+
+def build_key(info: BundleInfo, package: str, config_file: Path | None) -> str:
+    h = hashlib.sha256()
+    for part in (info.source, info.version, info.sha256, package, _generator_fingerprint()):
+        h.update(part.encode() + b"\0")
+    if config_file is not None and config_file.is_file():
+        h.update(config_file.read_bytes())
+    return h.hexdigest()
+
+
+def _tree_files(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != STAMP and "__pycache__" not in p.parts
+    }
+
+
+def is_up_to_date(dest: Path, key: str) -> bool:
+    try:
+        stamp = json.loads((dest / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(stamp, dict) and stamp.get("build_key") == key and stamp.get("files") == _tree_files(dest)
+    )
+
+
+def generate(
+    bundle: Path,
+    info: BundleInfo,
+    layout: str,
+    package: str,
+    out_dir: Path,
+    overrides_dir: Path,
+    *,
+    force: bool = False,
+    workers: int | None = None,
+) -> BuildResult:
+    started = time.perf_counter()
+    config_file = overrides_dir / f"{info.source}.toml"
+    dest = out_dir / package
+    key = build_key(info, package, config_file)
+    if not force and is_up_to_date(dest, key):
+        return BuildResult(package, dest, True, time.perf_counter() - started)
+
+    from .config import load_api_config
+    from .models import build_call_models
+    from .readers import read_bundle
+    from .render import build_view, render_package
+
+    ir = read_bundle(bundle, layout, info)
+    config = load_api_config(overrides_dir, info.source)
+    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", workers=workers)
+    view = build_view(ir, models, config, package)
+    files = render_package(view, models)
+    problems = [*ir.problems, *(p for m in models for p in m.problems), *view.problems]
+    write_tree(dest, files, key)
+    return BuildResult(
+        package,
+        dest,
+        False,
+        time.perf_counter() - started,
+        ws_calls=len(ir.ws_calls),
+        rest_operations=len(ir.rest_operations),
+        rest_schemas=len(ir.rest_schemas),
+        files=len(files),
+        problems=sorted(set(problems)),
+    )
+
+
+def write_tree(dest: Path, files: dict[str, str], key: str) -> None:
+    """Write ``files`` under ``dest``, formatted, replacing any previous tree atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f".{dest.name}.staging-{os.getpid()}"
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for rel, text in sorted(files.items()):
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+        format_tree(staging)
+        stamp = {"build_key": key, "files": _tree_files(staging)}
+        (staging / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        if dest.exists():
+            dest.rename(old)
+        staging.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _ruff() -> str:
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+    except ImportError:
+        found = shutil.which("ruff")
+        if found:
+            return found
+        raise CodegenError(
+            "ruff is needed to format generated code: pip install 'deriv-codegen[generator]'"
+        ) from None
+    return str(find_ruff_bin())
+
+
+def format_tree(root: Path) -> None:
+    """Sort imports, drop unused ones, and format: once, over the whole tree."""
+    ruff = _ruff()
+    common = ["--isolated", "--line-length", "110", "--target-version", "py311", "--no-cache"]
+    for args in (
+        [ruff, "check", *common, "--select", "I,F401", "--fix", "--quiet", "--exit-zero", str(root)],
+        [ruff, "format", *common, "--quiet", str(root)],
+    ):
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout + proc.stderr)
+            raise CodegenError(f"formatting generated code failed ({' '.join(args[1:3])}); see output above")

@@ -1,0 +1,220 @@
+"""Command line: ``deriv-codegen`` / ``python -m deriv_codegen``.
+
+Kept light at start-up: heavy modules (the model generator, Jinja, httpx) load only in the
+command that needs them, so an up-to-date ``generate`` returns in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .errors import CodegenError
+
+if TYPE_CHECKING:
+    from .fetch import FetchOptions
+    from .sources import Source, SourcesFile
+
+MIRRORS_ENV = "DERIV_CODEGEN_MIRRORS"
+
+DESCRIPTION = """\
+Generate typed Python clients from Deriv's published API schemas.
+
+Pinned bundles are listed in schemas/sources.toml. Each is taken from the local cache
+(schemas/.cache), else from a mirror directory, else downloaded from upstream, and always
+checked against its pinned sha256.
+
+  deriv-codegen generate                 generate every pinned source into ./generated
+  deriv-codegen generate --from FILE.zip generate from a bundle that is not pinned yet
+  deriv-codegen pin deriv-options TAG    move a pin to another upstream release tag
+"""
+
+EPILOG = f"""\
+mirrors: a mirror is a directory holding bundles under the names in sources.toml
+(e.g. deriv-options/production_v20260630_0.zip). They are tried in order: --mirror
+options, then ${MIRRORS_ENV} (separated by '{os.pathsep}'), then [fetch].mirrors in sources.toml.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deriv-codegen",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"deriv-codegen {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--sources", type=Path, help="sources file (default: schemas/sources.toml found from cwd)"
+    )
+    common.add_argument(
+        "--mirror",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="mirror directory (repeatable)",
+    )
+    common.add_argument(
+        "--offline", action="store_true", help="never use the network: cache and mirrors only"
+    )
+    common.add_argument("--cache-dir", type=Path, help="download cache (default: schemas/.cache)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gen = sub.add_parser(
+        "generate",
+        parents=[common],
+        help="generate client packages (the main job)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gen.add_argument("source", nargs="*", help="sources to generate (default: all pinned sources)")
+    gen.add_argument(
+        "--from",
+        dest="from_",
+        metavar="PATH_OR_URL",
+        help="generate from this bundle (zip, extracted directory, or http(s) URL) instead of the pin",
+    )
+    gen.add_argument("--label", help="version label for --from (default: derived from the file name)")
+    gen.add_argument("--out", type=Path, help="output directory (default: generated/ in the project)")
+    gen.add_argument("--force", action="store_true", help="regenerate even when inputs are unchanged")
+    gen.add_argument("--workers", type=int, help="model generator processes (default: CPU count, at most 4)")
+
+    fetch = sub.add_parser("fetch", parents=[common], help="fetch and verify pinned bundles into the cache")
+    fetch.add_argument("source", nargs="*", help="sources to fetch (default: all)")
+
+    pin = sub.add_parser(
+        "pin", parents=[common], help="pin a source to another upstream release tag (computes the sha256)"
+    )
+    pin.add_argument("source", help="source name, e.g. deriv-options")
+    pin.add_argument("tag", help="upstream release tag, e.g. production_v20260630_0")
+
+    sub.add_parser("list", parents=[common], help="list pinned sources")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CodegenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .fetch import FetchOptions
+    from .sources import find_sources_file, load_sources
+
+    sources = load_sources(args.sources or find_sources_file())
+    root = sources.project_root
+    env_mirrors = [Path(p) for p in os.environ.get(MIRRORS_ENV, "").split(os.pathsep) if p]
+    options = FetchOptions(
+        cache_dir=(args.cache_dir or root / "schemas" / ".cache").resolve(),
+        mirrors=(*(m.resolve() for m in [*args.mirror, *env_mirrors]), *sources.mirrors),
+        offline=args.offline,
+    )
+    selected = getattr(args, "source", None)
+    if args.command == "list":
+        for s in sources.sources.values():
+            print(f"{s.name}: {s.version}  sha256 {s.sha256}  layout {s.layout}  -> package {s.package}")
+        return 0
+    if args.command == "pin":
+        return _pin(sources, args.source, args.tag, options)
+    names = selected or sorted(sources.sources)
+    chosen = [sources.get(n) for n in names]
+    if args.command == "fetch":
+        from .fetch import fetch
+
+        for s in chosen:
+            print(f"{s.name} {s.version}: {fetch(s, options)}")
+        return 0
+    return _generate(args, sources, chosen, options)
+
+
+def _pin(sources: SourcesFile, name: str, tag: str, options: FetchOptions) -> int:
+    from .fetch import resolve_pin
+    from .sources import write_pin
+
+    source = sources.get(name)
+    path, digest = resolve_pin(source, tag, options)
+    if tag == source.version and digest == source.sha256:
+        print(f"{name} is already pinned to {tag} (sha256 {digest})")
+        return 0
+    write_pin(sources.path, name, tag, digest)
+    print(
+        f"pinned {name} to {tag}\n  sha256 {digest}\n  cached at {path}\nnext: deriv-codegen generate {name}"
+    )
+    return 0
+
+
+def _generate(
+    args: argparse.Namespace, sources: SourcesFile, chosen: list[Source], options: FetchOptions
+) -> int:
+    from .build import generate
+    from .fetch import fetch, fetch_from
+    from .ir import BundleInfo
+
+    root = sources.project_root
+    out = (args.out or root / "generated").resolve()
+    if args.from_ and len(chosen) != 1:
+        raise CodegenError(
+            "--from needs exactly one source naming the API of the bundle: generate deriv-options --from FILE"
+        )
+    problems = 0
+    for source in chosen:
+        if args.from_:
+            bundle, digest = fetch_from(args.from_, source.layout, options)
+            label = args.label or _label_from(args.from_)
+            info = BundleInfo(source.name, label, digest, args.from_)
+        else:
+            bundle = fetch(source, options)
+            info = BundleInfo(source.name, source.version, source.sha256, str(bundle))
+        result = generate(
+            bundle,
+            info,
+            source.layout,
+            source.package,
+            out,
+            root / "schemas" / "overrides",
+            force=args.force,
+            workers=args.workers,
+        )
+        where = _display(result.out_dir)
+        if result.up_to_date:
+            print(f"{source.name} {info.version}: {where} is up to date ({result.seconds:.2f} s)")
+            continue
+        print(
+            f"{source.name} {info.version}: {result.ws_calls} WebSocket calls, {result.rest_operations} REST "
+            f"operations, {result.rest_schemas} REST-shaped schemas -> {where} ({result.files} files, "
+            f"{result.seconds:.2f} s)"
+        )
+        for p in result.problems:
+            print(f"  {p}")
+        problems += len(result.problems)
+    if problems:
+        print(f"{problems} problem(s) above; the generated code leaves those constructs out or untyped.")
+    return 0
+
+
+def _label_from(location: str) -> str:
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".zip", ".json"):
+        name = name.removesuffix(suffix)
+    return f"unpinned-{name}" if name else "unpinned"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

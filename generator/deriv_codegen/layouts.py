@@ -1,0 +1,74 @@
+"""Bundle layouts: how an upstream bundle is packaged, and what it must contain.
+
+A layout names the container (a zip or a single JSON document) and a check that the bundle has
+the files its reader needs. Fetching uses it to refuse a wrong file before it reaches the cache;
+readers are registered per layout in :mod:`deriv_codegen.readers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from .errors import SourcesError
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    container: str  # "zip" or "json"
+    suffix: str  # file suffix used in the cache
+    #: Given the member names of a zip, return a description of each missing required file.
+    missing: Callable[[Sequence[str]], list[str]]
+    description: str
+
+
+def top_level(names: Sequence[str]) -> list[str]:
+    """Top-level file names, after stripping one leading folder shared by every entry."""
+    files = [n for n in names if not n.endswith("/") and not n.startswith("__MACOSX/")]
+    heads = {n.split("/", 1)[0] for n in files}
+    if len(heads) == 1 and files and all("/" in n for n in files):
+        files = [n.split("/", 1)[1] for n in files]
+    return [n for n in files if "/" not in n]
+
+
+def _needs(*patterns: str) -> Callable[[Sequence[str]], list[str]]:
+    def check(names: Sequence[str]) -> list[str]:
+        flat = top_level(names)
+        return [p for p in patterns if not any(fnmatchcase(n, p) for n in flat)]
+
+    return check
+
+
+def _nothing(names: Sequence[str]) -> list[str]:
+    return []
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout(
+            name="deriv-options-zip",
+            container="zip",
+            suffix=".zip",
+            missing=_needs("*_request.schema.json", "*_response.schema.json", "rest-api-openapi.json"),
+            description="flat zip of <call>_request/_response.schema.json plus rest-api-openapi.json",
+        ),
+        Layout(
+            name="json-document",
+            container="json",
+            suffix=".json",
+            missing=_nothing,
+            description="a single JSON document",
+        ),
+    )
+}
+
+
+def get_layout(name: str) -> Layout:
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        known = ", ".join(sorted(LAYOUTS))
+        raise SourcesError(f"unknown bundle layout {name!r}; known layouts: {known}") from None

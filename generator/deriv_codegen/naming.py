@@ -1,0 +1,53 @@
+"""Identifier sanitising, in one place: class names, module names, parameter names.
+
+Every name the generator emits goes through here, so reserved words, case and collisions are
+handled the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"self", "cls", "timeout"}
+
+
+def words(text: str) -> list[str]:
+    """Split ``text`` into words at non-alphanumerics and lower->upper case changes."""
+    out: list[str] = []
+    for chunk in _WORD.findall(text):
+        out.extend(re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[A-Z]+", chunk))
+    return out
+
+
+def pascal(text: str) -> str:
+    name = "".join(w[:1].upper() + w[1:] for w in words(text))
+    if not name:
+        return "Unnamed"
+    return f"N{name}" if name[0].isdigit() else name
+
+
+def snake(text: str) -> str:
+    name = "_".join(w.lower() for w in words(text)) or "unnamed"
+    return f"n_{name}" if name[0].isdigit() else name
+
+
+def identifier(text: str) -> str:
+    """A Python identifier for a parameter or module: snake case, reserved words get a ``_`` suffix."""
+    name = snake(text)
+    return f"{name}_" if name in _RESERVED else name
+
+
+def unique(candidates: list[str], used: set[str]) -> str:
+    """The first candidate not in ``used`` (recorded as used); numbered only as a last resort."""
+    for c in candidates:
+        if c not in used:
+            used.add(c)
+            return c
+    base = candidates[-1]
+    n = 2
+    while f"{base}{n}" in used:
+        n += 1
+    used.add(f"{base}{n}")
+    return f"{base}{n}"

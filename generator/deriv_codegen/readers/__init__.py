@@ -1,0 +1,30 @@
+"""Readers: one per bundle layout, each turning a bundle into an :class:`~deriv_codegen.ir.ApiIR`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BundleError
+from ..ir import ApiIR, BundleInfo
+from .files import BundleFiles
+from .options import read_options_bundle
+
+Reader = Callable[[BundleFiles, BundleInfo], ApiIR]
+
+READERS: dict[str, Reader] = {
+    "deriv-options-zip": read_options_bundle,
+}
+
+
+def read_bundle(path: Path, layout: str, info: BundleInfo) -> ApiIR:
+    try:
+        reader = READERS[layout]
+    except KeyError:
+        raise BundleError(
+            f"no reader for bundle layout {layout!r} (readers exist for: {', '.join(READERS)})"
+        ) from None
+    return reader(BundleFiles.open(path), info)
+
+
+__all__ = ["READERS", "BundleFiles", "read_bundle"]

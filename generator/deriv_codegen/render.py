@@ -1,0 +1,270 @@
+"""Render the generated package from the IR and the call models, through Jinja templates.
+
+Templates only render: every decision (names, signatures, imports) is made here, in plain
+view objects. One template per kind of generated file, named after the file it produces.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ApiConfig
+from .errors import Problem
+from .ir import ApiIR, WsCall
+from .models import CallModels, FieldSpec
+from .naming import identifier
+
+#: Names the base client uses or will use; a call with one of these names gets a ``_`` suffix.
+RESERVED_METHODS = frozenset({"close", "aclose", "connect", "transport", "call", "stream", "subscribe"})
+#: Request fields the runtime manages itself.
+MANAGED_FIELDS = frozenset({"req_id", "subscribe"})
+
+
+def templates_dir() -> Path:
+    packaged = Path(__file__).parent / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True)
+class ParamView:
+    name: str
+    json_name: str
+    annotation: str
+    default: str | None  # Python source, or None when required
+    omit: str | None  # "none" / "unset": leave out of the payload when the argument is that value
+    description: str
+
+
+@dataclass
+class CallView:
+    call: WsCall
+    method: str
+    module: str
+    const: str
+    request_class: str
+    response_class: str
+    positional: ParamView | None
+    params: list[ParamView]
+    stream_types: list[tuple[str, str, str]]  # (msg_type, module alias, class)
+    stream_annotation: str
+    description: str
+    constants: list[tuple[str, str]]  # (json name, Python literal) always sent, e.g. ("ping", "1")
+
+    @property
+    def all_params(self) -> list[ParamView]:
+        return ([self.positional] if self.positional else []) + self.params
+
+
+@dataclass
+class PackageView:
+    package: str
+    dist_name: str
+    dist_version: str
+    title: str
+    client_class: str
+    source: str
+    version: str
+    sha256: str
+    header: str
+    generator_version: str
+    calls: list[CallView]
+    type_imports: list[tuple[str, list[str]]]  # (module, names) for TYPE_CHECKING
+    model_exports: list[tuple[str, str]]  # (class, module)
+    typing_names: list[str]
+    uses_unset: bool
+    msg_type_models: list[tuple[str, str, str]]  # (msg_type, module, class)
+    rest_operation_count: int
+    rest_schema_count: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _names_in(annotation: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def _param(f: FieldSpec, used: set[str]) -> ParamView:
+    name = identifier(f.json_name) if f.name in used or f.name in {"self", "timeout"} else f.name
+    while name in used:
+        name += "_"
+    used.add(name)
+    if f.required:
+        default = f.constant
+        omit = None
+    elif f.nullable:
+        default, omit = "UNSET", "unset"
+    else:
+        default, omit = "None", "none"
+    annotation = f.annotation
+    if omit == "unset":
+        annotation = f"{annotation} | Unset"
+    return ParamView(name, f.json_name, annotation, default, omit, f.description)
+
+
+def build_view(ir: ApiIR, models: list[CallModels], config: ApiConfig, package: str) -> PackageView:
+    problems: list[Problem] = []
+    by_call = {m.call: m for m in models}
+    single_msg = {c.msg_types[0]: c.name for c in ir.ws_calls if len(c.msg_types) == 1}
+    # Flat export of model classes: names unique across modules are exported from ``models``.
+    owners: dict[str, list[str]] = {}
+    for m in models:
+        for cls in m.classes:
+            owners.setdefault(cls, []).append(m.module)
+    exports = sorted((cls, mods[0]) for cls, mods in owners.items() if len(mods) == 1)
+    for cls, mods in sorted(owners.items()):
+        if len(mods) > 1:
+            problems.append(
+                Problem(package, f"class {cls} defined in {', '.join(mods)}: not exported from models")
+            )
+
+    calls: list[CallView] = []
+    used_methods: set[str] = set()
+    type_imports: dict[str, set[str]] = {}
+    typing_names: set[str] = {"Any"}
+    uses_unset = False
+    for call in sorted(ir.ws_calls, key=lambda c: c.name):
+        m = by_call[call.name]
+        method = config.methods.get(call.name) or identifier(call.name)
+        if method in RESERVED_METHODS or method in used_methods:
+            problems.append(Problem(call.name, f"method name {method!r} is taken; using {method}_"))
+            method += "_"
+        used_methods.add(method)
+        used: set[str] = set()
+        fields = [f for f in m.request_fields if f.json_name not in MANAGED_FIELDS]
+        positional = None
+        if fields and fields[0].json_name == call.name and fields[0].required and fields[0].constant is None:
+            positional = _param(fields[0], used)
+            fields = fields[1:]
+        constants = [(f.json_name, f.constant) for f in fields if f.constant is not None]
+        fields = [f for f in fields if f.constant is None]
+        ordered = [f for f in fields if f.required] + [f for f in fields if not f.required]
+        params = [_param(f, used) for f in ordered]
+        view_params = ([positional] if positional else []) + params
+        local_classes = set(m.classes)
+        for p in view_params:
+            names = _names_in(p.annotation)
+            type_imports.setdefault(m.module, set()).update(names & local_classes)
+            typing_names.update(names & {"Literal", "Any"})
+            uses_unset = uses_unset or p.omit == "unset"
+        type_imports.setdefault(m.module, set()).add(m.response_class)
+        stream_types: list[tuple[str, str, str]] = []
+        annotation = m.response_class
+        if call.streams:
+            seen = {m.response_class}
+            for msg_type in call.msg_types:
+                other = single_msg.get(msg_type)
+                if other and other != call.name and other in by_call:
+                    om = by_call[other]
+                    stream_types.append((msg_type, om.module, om.response_class))
+                    type_imports.setdefault(om.module, set()).add(om.response_class)
+                    if om.response_class not in seen:
+                        seen.add(om.response_class)
+                        annotation += f" | {om.response_class}"
+        calls.append(
+            CallView(
+                call=call,
+                method=method,
+                module=m.module,
+                const=identifier(call.name).upper(),
+                request_class=m.request_class,
+                response_class=m.response_class,
+                positional=positional,
+                params=params,
+                stream_types=stream_types,
+                stream_annotation=annotation,
+                constants=constants,
+                description=" ".join(call.description.split()),
+            )
+        )
+    msg_type_models = sorted(
+        (msg_type, by_call[name].module, by_call[name].response_class)
+        for msg_type, name in single_msg.items()
+        if name in by_call
+    )
+    b = ir.bundle
+    return PackageView(
+        package=package,
+        dist_name=package.replace("_", "-"),
+        dist_version=f"{__version__}+{_local_version(b.version)}",
+        title=config.title,
+        client_class=config.client_class,
+        source=b.source,
+        version=b.version,
+        sha256=b.sha256,
+        header=f"# Generated by deriv-codegen from {b.source} {b.version}. Do not edit: regenerate instead.",
+        generator_version=__version__,
+        calls=calls,
+        type_imports=sorted((mod, sorted(names)) for mod, names in type_imports.items() if names),
+        model_exports=exports,
+        typing_names=sorted(typing_names),
+        uses_unset=uses_unset,
+        msg_type_models=msg_type_models,
+        rest_operation_count=len(ir.rest_operations),
+        rest_schema_count=len(ir.rest_schemas),
+        problems=problems,
+    )
+
+
+def _local_version(version: str) -> str:
+    return ".".join(p for p in re.split(r"[^A-Za-z0-9]+", version) if p) or "unversioned"
+
+
+def _docstring(text: str, indent: int = 0) -> str:
+    """Text safe inside a triple-quoted docstring."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    if text.endswith('"'):
+        text += " "
+    pad = " " * indent
+    return "\n".join((pad + line) if line else "" for line in text.splitlines()).lstrip()
+
+
+def _wrap(text: str, width: int = 88, indent: int = 0) -> str:
+    import textwrap
+
+    text = " ".join(text.split())
+    return textwrap.fill(text, width=width, subsequent_indent=" " * indent, break_on_hyphens=False)
+
+
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - renders Python source and TOML, never HTML
+    )
+    env.filters["docstring"] = _docstring
+    env.filters["wrap"] = _wrap
+    env.filters["pyrepr"] = repr
+    return env
+
+
+#: template (relative to templates/) -> output path (relative to the distribution dir), "{pkg}" expanded.
+PACKAGE_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("package/__init__.py.jinja", "{pkg}/__init__.py"),
+    ("package/_calls.py.jinja", "{pkg}/_calls.py"),
+    ("package/client.py.jinja", "{pkg}/client.py"),
+    ("package/models/__init__.py.jinja", "{pkg}/models/__init__.py"),
+    ("pyproject.toml.jinja", "pyproject.toml"),
+    ("README.md.jinja", "README.md"),
+)
+
+
+def render_package(view: PackageView, models: Iterable[CallModels]) -> dict[str, str]:
+    """Every file of the distribution directory, by relative path."""
+    env = environment()
+    files: dict[str, str] = {}
+    for template, target in PACKAGE_TEMPLATES:
+        files[target.format(pkg=view.package)] = env.get_template(template).render(v=view)
+    for m in models:
+        files[f"{view.package}/models/{m.module}.py"] = m.code
+    files[f"{view.package}/py.typed"] = ""
+    return files

@@ -1,0 +1,135 @@
+"""Base class of the generated WebSocket clients: validate, send, check for errors, parse.
+
+Generated methods only assemble a payload from their keyword arguments and call
+:meth:`BaseClient._call` or :meth:`BaseClient._stream` with the call's models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .calls import CallInfo
+from .errors import APIError, RequestValidationError, ResponseError
+from .transport import JsonObject, Transport
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mapping[str, Any]) -> JsonObject:
+    """Validate ``payload`` against the request model and return the JSON object to send."""
+    try:
+        model = request_type.model_validate(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(info.name, exc.errors(include_input=False, include_url=False)) from None
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
+    error = message.get("error")
+    if isinstance(error, Mapping):
+        raise APIError(
+            info.name,
+            str(error.get("code", "UnknownError")),
+            str(error.get("message", "")),
+            error.get("details") if isinstance(error.get("details"), Mapping) else None,
+            message.get("echo_req") if isinstance(message.get("echo_req"), Mapping) else None,
+        )
+
+
+def parse_response(info: CallInfo, response_type: type[R], message: Mapping[str, Any]) -> R:
+    raise_for_error(info, message)
+    try:
+        return response_type.model_validate(message)
+    except ValidationError as exc:
+        raise ResponseError(f"{info.name}: cannot read the response: {exc}") from None
+
+
+class Stream(Generic[R]):
+    """A live subscription: ``async with`` opens it, ``async for`` yields typed messages.
+
+    Leaving the ``async with`` block ends the subscription.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        info: CallInfo,
+        payload: JsonObject,
+        default_type: type[R],
+        types_by_msg_type: Mapping[str, type[R]],
+    ) -> None:
+        self._transport = transport
+        self._info = info
+        self._payload = payload
+        self._default = default_type
+        self._types = types_by_msg_type
+        self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
+        self._messages: AsyncIterator[JsonObject] | None = None
+
+    @property
+    def call(self) -> CallInfo:
+        return self._info
+
+    async def __aenter__(self) -> Stream[R]:
+        if self._cm is not None:
+            raise RuntimeError(f"{self._info.name} stream is already open; a Stream is used once")
+        self._cm = self._transport.subscribe(self._payload)
+        self._messages = await self._cm.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        cm, self._messages = self._cm, None
+        if cm is not None:
+            await cm.__aexit__(exc_type, exc, tb)
+
+    def __aiter__(self) -> Stream[R]:
+        return self
+
+    async def __anext__(self) -> R:
+        if self._messages is None:
+            raise RuntimeError(f"use the {self._info.name} stream inside 'async with'")
+        message = await self._messages.__anext__()
+        msg_type = message.get("msg_type")
+        model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
+        return parse_response(self._info, model, message)
+
+
+class BaseClient:
+    """Holds a :class:`~deriv_runtime.transport.Transport`; generated clients add one method per call."""
+
+    def __init__(self, transport: Transport, *, timeout: float | None = 30.0) -> None:
+        self._transport = transport
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transport={type(self._transport).__name__})"
+
+    async def _call(
+        self,
+        info: CallInfo,
+        request_type: type[BaseModel],
+        payload: Mapping[str, Any],
+        response_type: type[R],
+        timeout: float | None,
+    ) -> R:
+        body = build_request(info, request_type, payload)
+        answer = await self._transport.request(body, timeout=self._timeout if timeout is None else timeout)
+        return parse_response(info, response_type, answer)
+
+    def _stream(
+        self,
+        info: CallInfo,
+        request_type: type[BaseModel],
+        payload: Mapping[str, Any],
+        response_type: type[R],
+        types_by_msg_type: Mapping[str, type[R]] | None = None,
+    ) -> Stream[R]:
+        body = build_request(info, request_type, {**payload, "subscribe": 1})
+        return Stream(self._transport, info, body, response_type, types_by_msg_type or {})

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from deriv_codegen.build import BuildResult, generate
+from deriv_codegen.ir import BundleInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+OPTIONS_RELEASES = sorted((SHARED_SCHEMAS / "deriv-options").glob("*.zip"))
+MINI_INFO = BundleInfo("mini", "fixture-1", "0" * 64, "tests/fixtures/mini")
+
+
+def generate_mini(out: Path, bundle: Path = FIXTURES / "mini", **kwargs: object) -> BuildResult:
+    return generate(
+        bundle, MINI_INFO, "deriv-options-zip", "mini_api", out, ROOT / "schemas" / "overrides", **kwargs
+    )
+
+
+def purge(package: str) -> None:
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+@contextmanager
+def imported(dist_dir: Path, package: str) -> Iterator[ModuleType]:
+    """Import a generated package from ``dist_dir``, and forget it afterwards."""
+    purge(package)
+    sys.path.insert(0, str(dist_dir))
+    try:
+        yield importlib.import_module(package)
+    finally:
+        sys.path.remove(str(dist_dir))
+        purge(package)
+
+
+@pytest.fixture(scope="session")
+def mini_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mini-out")
+    return generate_mini(out).out_dir
+
+
+@pytest.fixture
+def mini(mini_dist: Path) -> Iterator[ModuleType]:
+    with imported(mini_dist, "mini_api") as module:
+        yield module
+
+
+def requires_mirror() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not OPTIONS_RELEASES, reason=f"upstream mirror not found at {SHARED_SCHEMAS} (CI has it)"
+    )

@@ -1,0 +1,29 @@
+"""Regenerate the golden records: ``python -m tests.golden.regen`` from the project root.
+
+Review the diff before committing: it is exactly what changed in generated code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from deriv_codegen.build import STAMP
+
+from ..conftest import generate_mini
+
+EXPECTED = Path(__file__).resolve().parent / "expected"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = generate_mini(Path(tmp))
+        (result.out_dir / STAMP).unlink()
+        shutil.rmtree(EXPECTED, ignore_errors=True)
+        shutil.copytree(result.out_dir, EXPECTED / result.out_dir.name)
+    print(f"golden records written to {EXPECTED}")
+
+
+if __name__ == "__main__":
+    main()
