@@ -169,7 +169,7 @@ def format_tree(root: Path) -> None:
     common = ["--isolated", "--line-length", "110", "--target-version", "py311", "--no-cache"]
     for args in (
         [ruff, "check", *common, "--select", "I,F401", "--fix", "--quiet", "--exit-zero", str(root)],
-        [ruff, "format", *common, "--quiet", str(root)],
+        [ruff, "format", *common, str(root)],
     ):
         proc = subprocess.run(args, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

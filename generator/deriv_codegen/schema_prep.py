@@ -199,7 +199,8 @@ def assign_class_names(
             if isinstance(branches, list):
                 for branch in branches:
                     if is_class_schema(branch):
-                        visit(branch, [*path, _branch_leaf(branch, branches)])
+                        leaf = (path[-1] if path else "") + _branch_leaf(branch, branches)
+                        visit(branch, [*path[:-1], leaf])
                     else:
                         name_constrained(branch, path)
                         visit(branch, path)

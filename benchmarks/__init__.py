@@ -1,0 +1,50 @@
+"""Benchmarks of the build step and the generated client: ``python -m benchmarks`` (nox session ``bench``).
+
+How to read the numbers
+-----------------------
+This machine is small (2 cores) and shared, so no timing here is a pass/fail verdict. Every
+benchmark runs a *baseline* in the same invocation, interleaved with the thing measured (run
+``A B B A A B ...`` so that drift in the machine's load hits both alike), and reports:
+
+* the **median** of the repetitions (the spread, min-max, says how noisy the run was),
+* the **ratio** ``ours / baseline`` of the medians: this is the number to compare between runs and
+  machines. Above 1 means we are slower than the baseline,
+* the **goal**, for reference only. Absolute goals (``<= 3 s``) were set for a developer laptop;
+  ratio goals (``<= 1.3``) hold on any machine.
+
+Every measured command runs in a fresh interpreter (``sys.executable``), so start-up and import
+costs are included the way a user meets them. Each is run once, untimed, before the repetitions
+(warm-up): the OS file cache is warm and bytecode is compiled. Child interpreters get a private
+bytecode cache (``PYTHONPYCACHEPREFIX`` in a temporary directory, with ``PYTHONDONTWRITEBYTECODE``
+removed), so editable sources and the generated tree load from bytecode like installed packages
+do, whatever this machine's bytecode settings are; ``--inherit-bytecode`` keeps the environment's
+settings instead (with ``PYTHONDONTWRITEBYTECODE=1`` the project's sources then compile at every
+start).
+
+The benchmarks
+--------------
+``generate_full``
+    ``python -m deriv_codegen generate deriv-options --force --offline --out TMP`` against the
+    pinned Options bundle, versus datamodel-code-generator alone, in a fresh interpreter (import
+    included), called once on the same WebSocket request/response schemas put under ``$defs`` of a
+    single document with the same options. The ratio is what our pipeline (reading, preparing,
+    per-call modules in worker processes, stubs, ruff, atomic write) costs on top of the library.
+    A second, informational baseline feeds it every ``*_request/_response.schema.json`` of the zip,
+    including the REST-shaped schemas we do not turn into models.
+``generate_unchanged``
+    The same command without ``--force`` on an up-to-date tree (the no-op path), versus
+    ``python -c pass``.
+``import_client``
+    A fresh ``import deriv_options; deriv_options.OptionsClient`` versus ``import pydantic,
+    websockets``, both minus the median of ``python -c pass`` (interpreter start-up is not ours).
+    ``import pydantic`` alone is lazy (it loads no ``BaseModel``), so a second baseline,
+    ``from pydantic import BaseModel; import websockets``, shows what any pydantic client loads.
+    ``-X importtime`` totals (sum of the top-level cumulative times) are reported too.
+``first_call_import``
+    Informational: in a process that already imported the client, the time to import the ``buy``
+    models module and build, validate and serialise the first ``BuyRequest`` (what the client's
+    lazy loading costs on a first call), versus importing every model module eagerly first, and
+    versus importing and building every model.
+
+Results are also written to ``.benchmarks/results.json`` (gitignored), with every sample.
+"""

@@ -1,0 +1,133 @@
+"""Running child interpreters, timing them, and the shape of a result row."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+class BenchError(RuntimeError):
+    """A measured command failed: the benchmark cannot say anything."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    inherit_bytecode: bool
+
+    def runs(self, quick: int, normal: int) -> int:
+        return quick if self.quick else normal
+
+
+@dataclass
+class Row:
+    """One line of the report: something measured against its baseline (both in seconds)."""
+
+    bench: str
+    subject: str
+    value: float
+    spread: tuple[float, float]
+    baseline: str
+    baseline_value: float
+    baseline_spread: tuple[float, float]
+    goal: str
+    #: Everything else worth keeping (samples, counts); goes to the JSON file only.
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline_value if self.baseline_value > 0 else float("nan")
+
+
+@dataclass
+class Outcome:
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: Sequence[float], minus: float = 0.0) -> tuple[float, float]:
+    return (min(values) - minus, max(values) - minus)
+
+
+class Workspace:
+    """Temporary directories shared by the benchmarks of one run, and the child environment."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="deriv-bench-")
+        self.root = Path(self._tmp.name)
+        self.cache_dir = self.root / "cache"  # download cache: filled from the mirror once
+        self.settings = settings
+        env = dict(os.environ)
+        if not settings.inherit_bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.root / "pycache")
+        self.env: Mapping[str, str] = env
+        self._tree: Path | None = None
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def generate_cmd(self, out: Path, *, force: bool) -> list[str]:
+        cmd = [PYTHON, "-m", "deriv_codegen", "generate", "deriv-options", "--offline"]
+        cmd += ["--cache-dir", str(self.cache_dir), "--out", str(out)]
+        return [*cmd, "--force"] if force else cmd
+
+    def tree(self) -> Path:
+        """Directory holding an up-to-date generated ``deriv_options`` distribution (made once)."""
+        if self._tree is None:
+            out = self.root / "tree"
+            run(self.generate_cmd(out, force=True), self.env, cwd=REPO)
+            self._tree = out
+        return self._tree / "deriv_options"
+
+
+def run(
+    cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run ``cmd``; return its wall time in seconds (start to exit) and the finished process."""
+    started = time.perf_counter()
+    proc = subprocess.run(list(cmd), env=dict(env), cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        shown = " ".join(cmd)
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
+        raise BenchError(f"command failed with exit code {proc.returncode}: {shown}\n{tail}")
+    return elapsed, proc
+
+
+def interleaved(
+    runners: Mapping[str, Callable[[], float]], repeat: int, *, warmup: bool = True
+) -> dict[str, list[float]]:
+    """Run every runner ``repeat`` times, rotating their order each round; untimed warm-up first."""
+    names = list(runners)
+    if warmup:
+        for name in names:
+            runners[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(repeat):
+        order = names if i % 2 == 0 else names[::-1]
+        for name in order:
+            samples[name].append(runners[name]())
+    return samples
+
+
+def wall(cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Callable[[], float]:
+    def runner() -> float:
+        return run(cmd, env, cwd)[0]
+
+    return runner

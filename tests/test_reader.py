@@ -1,0 +1,128 @@
+"""Bundle -> IR: classification by structure, REST operations, and reported problems."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from deriv_codegen.errors import BundleError
+from deriv_codegen.ir import BundleInfo
+from deriv_codegen.readers import read_bundle
+
+from .conftest import FIXTURES, MINI_INFO, generate_mini, imported
+
+
+def read(path: Path):  # type: ignore[no-untyped-def]
+    return read_bundle(path, "deriv-options-zip", MINI_INFO)
+
+
+def test_websocket_calls_are_classified_by_structure() -> None:
+    ir = read(FIXTURES / "mini")
+    assert [c.name for c in ir.ws_calls] == ["fill", "greet", "order"]
+    order = ir.call("order")
+    assert order.streams
+    assert order.auth_required
+    assert order.auth_scopes == ("trade", "admin")
+    assert order.msg_types == ("order", "fill")
+    assert order.source_files == ("order_request.schema.json", "order_response.schema.json")
+    greet = ir.call("greet")
+    assert not greet.streams
+    assert not greet.auth_required
+    assert greet.auth_scopes == ()
+    assert greet.description == "Ask the server to greet someone."
+
+
+def test_rest_shaped_schemas_are_recognised() -> None:
+    ir = read(FIXTURES / "mini")
+    assert [(s.name, s.shape) for s in ir.rest_schemas] == [("account", "envelope"), ("status", "flat")]
+
+
+def test_what_cannot_be_interpreted_is_reported_not_dropped() -> None:
+    ir = read(FIXTURES / "mini")
+    reported = {(p.where, p.severity) for p in ir.problems}
+    assert ("notes.txt", "skipped") in reported
+    assert ("odd_request.schema.json", "skipped") in reported
+    assert ("lonely_response.schema.json", "skipped") in reported
+    assert any("204 lacks a description" in p.what for p in ir.problems)
+
+
+def test_rest_operations_from_openapi() -> None:
+    ir = read(FIXTURES / "mini")
+    ops = {(o.method, o.path): o for o in ir.rest_operations}
+    assert sorted(ops) == [("GET", "/v1/accounts/{id}"), ("GET", "/v1/health"), ("POST", "/v1/accounts/{id}")]
+    get = ops[("GET", "/v1/accounts/{id}")]
+    assert [(p.location, p.name, p.required) for p in get.parameters] == [
+        ("path", "id", True),
+        ("header", "Deriv-App-ID", True),
+    ]
+    assert [(r.status, r.content_type) for r in get.responses] == [("200", "application/json"), ("404", None)]
+    assert get.responses[0].schema == {"$ref": "#/components/schemas/Account"}
+    assert [(s.scheme, s.scopes) for s in get.security or ()] == [("oauth2", ("trade",))]
+    assert get.tags == ("Accounts",)
+    assert get.summary == "Get an account"
+    post = ops[("POST", "/v1/accounts/{id}")]
+    assert post.body is not None
+    assert post.body.required
+    assert post.body.content_type == "application/json"
+    assert post.security is None
+    assert ops[("GET", "/v1/health")].security == ()
+    (scheme,) = ir.security_schemes
+    assert scheme.flows[0].token_url == "https://auth.example.invalid/token"
+    assert "Account" in ir.components["schemas"]
+
+
+def test_a_new_call_generates_with_no_code_change(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(FIXTURES / "mini", bundle)
+    (bundle / "quote_request.schema.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "auth_required": 0,
+                "additionalProperties": False,
+                "required": ["quote"],
+                "properties": {"quote": {"type": "string"}, "subscribe": {"type": "integer", "enum": [1]}},
+            }
+        )
+    )
+    (bundle / "quote_response.schema.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {
+                    "quote": {"type": "object", "properties": {"bid": {"type": "number"}}},
+                    "msg_type": {"type": "string", "enum": ["quote"]},
+                },
+            }
+        )
+    )
+    result = generate_mini(tmp_path / "out", bundle)
+    assert result.ws_calls == 4
+    with imported(result.out_dir, "mini_api") as mini:
+        assert mini.CALLS["quote"].streams
+        assert hasattr(mini.MiniClient, "quote")
+        assert hasattr(mini.MiniClient, "subscribe_quote")
+
+
+def test_bundle_as_zip_with_a_leading_folder(tmp_path: Path) -> None:
+    archive = shutil.make_archive(str(tmp_path / "mini"), "zip", root_dir=FIXTURES, base_dir="mini")
+    ir = read(Path(archive))
+    assert [c.name for c in ir.ws_calls] == ["fill", "greet", "order"]
+
+
+def test_invalid_json_is_reported(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(FIXTURES / "mini", bundle)
+    (bundle / "greet_request.schema.json").write_text("{not json")
+    ir = read(bundle)
+    assert "greet" not in [c.name for c in ir.ws_calls]
+    assert any(p.where == "greet_request.schema.json" and "not valid JSON" in p.what for p in ir.problems)
+
+
+def test_unknown_layout_and_missing_path_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="no reader for bundle layout 'nope'"):
+        read_bundle(FIXTURES / "mini", "nope", MINI_INFO)
+    with pytest.raises(BundleError, match="no such file"):
+        read_bundle(tmp_path / "missing.zip", "deriv-options-zip", BundleInfo("x", "y", "", ""))
