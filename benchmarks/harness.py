@@ -87,6 +87,10 @@ class Workspace:
         cmd += ["--cache-dir", str(self.cache_dir), "--out", str(out)]
         return [*cmd, "--force"] if force else cmd
 
+    def adopt_tree(self, out: Path) -> None:
+        """Use ``out`` (a finished ``generate`` output directory) as the shared generated tree."""
+        self._tree = out
+
     def tree(self) -> Path:
         """Directory holding an up-to-date generated ``deriv_options`` distribution (made once)."""
         if self._tree is None:

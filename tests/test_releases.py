@@ -31,7 +31,8 @@ for name in names:
             built += 1
 client = deriv_options.OptionsClient
 methods = sorted(m for m in dir(client) if not m.startswith("_"))
-print(json.dumps({"modules": names, "models": built, "calls": sorted(deriv_options.CALLS), "methods": methods}))
+calls = sorted(deriv_options.CALLS)
+print(json.dumps({"modules": names, "models": built, "calls": calls, "methods": methods}))
 """
 
 
