@@ -128,3 +128,16 @@ def test_pin_moves_to_a_new_tag(project: Path, capsys: pytest.CaptureFixture[str
 def test_unknown_source_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "nope", "--sources", str(ROOT / "schemas" / "sources.toml")]) == 1
     assert "no source named 'nope'" in capsys.readouterr().err
+
+
+def test_missing_generator_extra_is_explained(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a)
+    )
+    assert main(["generate", "--sources", str(project / "schemas" / "sources.toml"), "--offline"]) == 1
+    assert "pip install 'deriv-codegen[generator]'" in capsys.readouterr().err

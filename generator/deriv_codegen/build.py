@@ -103,6 +103,7 @@ def generate(
     if not force and is_up_to_date(dest, key):
         return BuildResult(package, dest, True, time.perf_counter() - started)
 
+    _require_generator_extra()
     from .config import load_api_config
     from .models import build_call_models
     from .readers import read_bundle
@@ -126,6 +127,17 @@ def generate(
         files=len(files),
         problems=sorted(set(problems)),
     )
+
+
+def _require_generator_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("datamodel_code_generator", "jinja2") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CodegenError(
+            f"the build step needs {', '.join(missing)}, which are not installed: "
+            "pip install 'deriv-codegen[generator]' (generated clients themselves do not need them)"
+        )
 
 
 def write_tree(dest: Path, files: dict[str, str], key: str) -> None:

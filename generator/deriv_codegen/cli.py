@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CodegenError
+from .fetch import MIRRORS_ENV, mirrors_from_env
 
 if TYPE_CHECKING:
     from .fetch import FetchOptions
     from .sources import Source, SourcesFile
-
-MIRRORS_ENV = "DERIV_CODEGEN_MIRRORS"
 
 DESCRIPTION = """\
 Generate typed Python clients from Deriv's published API schemas.
@@ -117,10 +116,9 @@ def _run(args: argparse.Namespace) -> int:
 
     sources = load_sources(args.sources or find_sources_file())
     root = sources.project_root
-    env_mirrors = [Path(p) for p in os.environ.get(MIRRORS_ENV, "").split(os.pathsep) if p]
     options = FetchOptions(
         cache_dir=(args.cache_dir or root / "schemas" / ".cache").resolve(),
-        mirrors=(*(m.resolve() for m in [*args.mirror, *env_mirrors]), *sources.mirrors),
+        mirrors=(*(m.resolve() for m in [*args.mirror, *mirrors_from_env()]), *sources.mirrors),
         offline=args.offline,
     )
     selected = getattr(args, "source", None)

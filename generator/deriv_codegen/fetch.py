@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import BundleError, ChecksumMismatch, FetchError
 from .layouts import Layout, get_layout
-from .sources import Source
+from .sources import VERSION, Source
 
 if TYPE_CHECKING:
     import httpx
@@ -58,7 +58,6 @@ MIRRORS_ENV = "DERIV_CODEGEN_MIRRORS"
 
 _CHUNK = 1 << 16
 _TMP_PREFIX = ".partial-"
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 #: A URL (or an absolute path) followed by a query string; the query is dropped from messages.
 _QUERY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s'\"?#<>]*)\?[^\s'\"#<>]*")
 #: Loggers of httpx/httpcore that may print request URLs or Location headers.
@@ -713,7 +712,7 @@ def fetch_from(location: str, layout: str, options: FetchOptions) -> tuple[Path,
 def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Path, str]:
     """Find the bundle of ``version`` (mirrors, then ``source.url_for(version)``), validate it and store
     it in the cache under the name of the new pin; return ``(path, sha256)``."""
-    if not _VERSION.match(version):
+    if not VERSION.match(version):
         raise FetchError(
             f"{version!r} is not a usable release tag for {source.name}: use letters, digits, '.', '_', '+' "
             "and '-' only"
