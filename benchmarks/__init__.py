@@ -30,7 +30,7 @@ The benchmarks
     single document with the same options. The ratio is what our pipeline (reading, preparing,
     per-call modules in worker processes, stubs, ruff, atomic write) costs on top of the library.
     A second, informational baseline feeds it every ``*_request/_response.schema.json`` of the zip,
-    including the REST-shaped schemas we do not turn into models.
+    including the REST-shaped schemas we do not turn into models (not in ``--quick`` runs).
 ``generate_unchanged``
     The same command without ``--force`` on an up-to-date tree (the no-op path), versus
     ``python -c pass``.

@@ -94,7 +94,6 @@ def generate(
     overrides_dir: Path,
     *,
     force: bool = False,
-    workers: int | None = None,
 ) -> BuildResult:
     started = time.perf_counter()
     config_file = overrides_dir / f"{info.source}.toml"
@@ -111,7 +110,7 @@ def generate(
 
     ir = read_bundle(bundle, layout, info)
     config = load_api_config(overrides_dir, info.source)
-    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", workers=workers)
+    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}")
     view = build_view(ir, models, config, package)
     files = render_package(view, models)
     problems = [*ir.problems, *(p for m in models for p in m.problems), *view.problems]

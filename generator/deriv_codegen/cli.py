@@ -83,7 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--label", help="version label for --from (default: derived from the file name)")
     gen.add_argument("--out", type=Path, help="output directory (default: generated/ in the project)")
     gen.add_argument("--force", action="store_true", help="regenerate even when inputs are unchanged")
-    gen.add_argument("--workers", type=int, help="model generator processes (default: CPU count, at most 4)")
 
     fetch = sub.add_parser("fetch", parents=[common], help="fetch and verify pinned bundles into the cache")
     fetch.add_argument("source", nargs="*", help="sources to fetch (default: all)")
@@ -185,7 +184,6 @@ def _generate(
             out,
             root / "schemas" / "overrides",
             force=args.force,
-            workers=args.workers,
         )
         where = _display(result.out_dir)
         if result.up_to_date:

@@ -1,0 +1,411 @@
+"""The benchmarks. Each takes the shared :class:`Workspace` and returns rows for the report."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .harness import (
+    PYTHON,
+    REPO,
+    BenchError,
+    Outcome,
+    Row,
+    Workspace,
+    interleaved,
+    median,
+    run,
+    spread,
+    wall,
+)
+
+_DMCG_CHILD = Path(__file__).resolve().parent / "_dmcg_child.py"
+_SECONDS = re.compile(r"([0-9]+\.[0-9]+) s\)$", re.M)
+
+
+def _reported_seconds(stdout: str) -> float:
+    """The seconds the CLI reports for its own work (``... (37 files, 1.56 s)``)."""
+    found = _SECONDS.findall(stdout)
+    if not found:
+        raise BenchError(f"no '(... N.NN s)' in the CLI's output:\n{stdout}")
+    return float(found[-1])
+
+
+# --- generate_full ------------------------------------------------------------------------------
+
+
+def _prefix_local_refs(node: Any, prefix: str) -> Any:
+    """Re-point ``#/...`` references of a schema moved to ``prefix`` (``#/$defs/NAME``)."""
+    if isinstance(node, list):
+        return [_prefix_local_refs(v, prefix) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$ref" and isinstance(value, str) and value.startswith("#/"):
+            out[key] = prefix + value[1:]
+        else:
+            out[key] = _prefix_local_refs(value, prefix)
+    return out
+
+
+def _baseline_inputs(ws: Workspace) -> dict[str, Any]:
+    """Write the baseline documents (WebSocket calls only / every pair) and the options as JSON.
+
+    Also fills the workspace's download cache from the mirror, as the CLI would on its first run.
+    """
+    # deriv_codegen ships no py.typed marker (yet): mypy sees an untyped installed package.
+    from deriv_codegen.fetch import (
+        FetchOptions,
+        fetch,
+        mirrors_from_env,
+    )
+    from deriv_codegen.ir import BundleInfo
+    from deriv_codegen.models import DMCG_OPTIONS
+    from deriv_codegen.readers import (
+        BundleFiles,
+        read_bundle,
+    )
+    from deriv_codegen.sources import load_sources
+
+    sources = load_sources(REPO / "schemas" / "sources.toml")
+    source = sources.get("deriv-options")
+    options = FetchOptions(
+        cache_dir=ws.cache_dir, mirrors=(*mirrors_from_env(), *sources.mirrors), offline=True
+    )
+    bundle = fetch(source, options)
+    ir = read_bundle(
+        bundle, source.layout, BundleInfo(source.name, source.version, source.sha256, str(bundle))
+    )
+    ws_files = {name for call in ir.ws_calls for name in call.source_files}
+    files = BundleFiles.open(bundle)
+    every = [n for n in files.names() if n.endswith(("_request.schema.json", "_response.schema.json"))]
+
+    def document(names: list[str]) -> dict[str, Any]:
+        defs: dict[str, Any] = {}
+        for name in names:
+            key = name.removesuffix(".schema.json")
+            schema = files.json(name)
+            schema.pop("$schema", None)
+            defs[key] = _prefix_local_refs(schema, f"#/$defs/{key}")
+        return {"$defs": defs}
+
+    out: dict[str, Any] = {"version": source.version, "ws_calls": len(ir.ws_calls)}
+    for label, names in (("ws", sorted(ws_files)), ("all", every)):
+        path = ws.root / f"baseline-{label}.json"
+        path.write_text(json.dumps(document(names)), encoding="utf-8")
+        out[f"{label}_doc"] = path
+        out[f"{label}_files"] = len(names)
+    opts = ws.root / "dmcg-options.json"
+    opts.write_text(json.dumps(DMCG_OPTIONS), encoding="utf-8")
+    out["options"] = opts
+    return out
+
+
+def _dmcg_runner(
+    ws: Workspace, doc: Path, options: Path, splits: list[dict[str, Any]]
+) -> Callable[[], float]:
+    cmd = [PYTHON, str(_DMCG_CHILD), str(doc), str(options), str(ws.root / f"{doc.stem}.out.py")]
+
+    def runner() -> float:
+        elapsed, proc = run(cmd, ws.env, cwd=ws.root)
+        splits.append(json.loads(proc.stdout))
+        return elapsed
+
+    return runner
+
+
+def generate_full(ws: Workspace) -> Outcome:
+    n = ws.settings.runs(3, 5)
+    inputs = _baseline_inputs(ws)
+    out = ws.root / "full"
+    cmd = ws.generate_cmd(out, force=True)
+    reported: list[float] = []
+
+    def ours() -> float:
+        elapsed, proc = run(cmd, ws.env, cwd=REPO)
+        reported.append(_reported_seconds(proc.stdout))
+        return elapsed
+
+    ws_splits: list[dict[str, Any]] = []
+    all_splits: list[dict[str, Any]] = []
+    runners = {"ours": ours, "dmcg": _dmcg_runner(ws, inputs["ws_doc"], inputs["options"], ws_splits)}
+    if not ws.settings.quick:  # the informational baseline: not worth the time of a quick run
+        runners["dmcg_all"] = _dmcg_runner(ws, inputs["all_doc"], inputs["options"], all_splits)
+    samples = interleaved(runners, n)
+    for warmed in (reported, ws_splits, all_splits):
+        del warmed[:1]
+    ws.adopt_tree(out)
+
+    ours_s, dmcg_s = samples["ours"], samples["dmcg"]
+    ws_calls, ws_files, all_files = inputs["ws_calls"], inputs["ws_files"], inputs["all_files"]
+    cli = f"generate deriv-options --force ({ws_calls} calls)"
+    rows = [
+        Row(
+            "generate_full",
+            cli,
+            median(ours_s),
+            spread(ours_s),
+            f"datamodel-code-generator alone, {ws_files} WS schemas",
+            median(dmcg_s),
+            spread(dmcg_s),
+            "ours <= 3 s",
+            {
+                "ours_samples": ours_s,
+                "baseline_samples": dmcg_s,
+                "cli_reported_s": reported,
+                "baseline_splits": ws_splits,
+            },
+        )
+    ]
+    if "dmcg_all" in samples:
+        all_s = samples["dmcg_all"]
+        rows.append(
+            Row(
+                "generate_full",
+                cli,
+                median(ours_s),
+                spread(ours_s),
+                f"datamodel-code-generator alone, all {all_files} schemas",
+                median(all_s),
+                spread(all_s),
+                "informational",
+                {"baseline_samples": all_s, "baseline_splits": all_splits},
+            )
+        )
+    split = ws_splits
+    notes = [
+        f"generate_full: the CLI reports {median(reported):.2f} s of its own work (median) of the "
+        f"{median(ours_s):.2f} s wall time. The baseline spends "
+        f"{median([s['import_s'] for s in split]):.2f} s in `import datamodel_code_generator` (lazy) and "
+        f"{median([s['generate_s'] for s in split]):.2f} s in generate(), its heavy imports included "
+        f"({split[0]['classes']} classes in one module)."
+    ]
+    return Outcome(rows, notes)
+
+
+# --- generate_unchanged -------------------------------------------------------------------------
+
+
+def generate_unchanged(ws: Workspace) -> Outcome:
+    n = ws.settings.runs(10, 20)
+    out = ws.tree().parent
+    cmd = ws.generate_cmd(out, force=False)
+    _, first = run(cmd, ws.env, cwd=REPO)
+    if "up to date" not in first.stdout:
+        raise RuntimeError(f"generate without --force did not take the no-op path:\n{first.stdout}")
+    reported: list[float] = []
+
+    def ours() -> float:
+        elapsed, proc = run(cmd, ws.env, cwd=REPO)
+        reported.append(_reported_seconds(proc.stdout))
+        return elapsed
+
+    samples = interleaved({"ours": ours, "pass": wall([PYTHON, "-c", "pass"], ws.env, ws.root)}, n)
+    del reported[0]  # the warm-up
+    ours_s, pass_s = samples["ours"], samples["pass"]
+    row = Row(
+        "generate_unchanged",
+        "generate deriv-options (up to date)",
+        median(ours_s),
+        spread(ours_s),
+        "python -c pass",
+        median(pass_s),
+        spread(pass_s),
+        "ours <= 0.3 s",
+        {"ours_samples": ours_s, "baseline_samples": pass_s, "cli_reported_s": reported},
+    )
+    note = (
+        f"generate_unchanged: the CLI reports {median(reported) * 1000:.0f} ms in its up-to-date check "
+        f"(median); the rest of the {median(ours_s) * 1000:.0f} ms is interpreter start-up and imports."
+    )
+    return Outcome([row], [note])
+
+
+# --- import_client ------------------------------------------------------------------------------
+
+_MARK = "@@bench-start"
+
+
+def _importtime_total(stmt: str, ws: Workspace) -> float:
+    """Sum of the top-level cumulative ``-X importtime`` entries of ``stmt``, in seconds."""
+    code = f"import sys; sys.stderr.write({_MARK!r} + chr(10)); sys.stderr.flush(); {stmt}"
+    _, proc = run([PYTHON, "-X", "importtime", "-c", code], ws.env, cwd=ws.root)
+    _, _, after = proc.stderr.partition(_MARK + "\n")
+    total = 0
+    for line in after.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        _, cumulative, name = line.split("|", 2)
+        if not name[1:].startswith(" ") and cumulative.strip().isdigit():
+            total += int(cumulative)
+    return total / 1e6
+
+
+def import_client(ws: Workspace) -> Outcome:
+    n = ws.settings.runs(10, 20)
+    tree = ws.tree()
+    on_path = f"import sys; sys.path.insert(0, {str(tree)!r})"
+    stmts = {
+        "ours": f"{on_path}; import deriv_options; deriv_options.OptionsClient",
+        "pydantic": "import pydantic, websockets",
+        "basemodel": "from pydantic import BaseModel; import websockets",
+        "pass": "pass",
+    }
+    samples = interleaved({k: wall([PYTHON, "-c", v], ws.env, ws.root) for k, v in stmts.items()}, n)
+    start = median(samples["pass"])
+
+    def net(key: str) -> float:
+        return median(samples[key]) - start
+
+    k = ws.settings.runs(3, 5)
+    importtime = {key: [_importtime_total(stmts[key], ws) for _ in range(k)] for key in ("ours", "pydantic")}
+    subject = "import deriv_options; .OptionsClient"
+    ours_spread = spread(samples["ours"], start)
+    data = {"samples": samples, "python_c_pass_median": start}
+    rows = [
+        Row(
+            "import_client",
+            subject,
+            net("ours"),
+            ours_spread,
+            "import pydantic, websockets",
+            net("pydantic"),
+            spread(samples["pydantic"], start),
+            "ratio <= 1.3",
+            data,
+        ),
+        Row(
+            "import_client",
+            subject,
+            net("ours"),
+            ours_spread,
+            "from pydantic import BaseModel; import websockets",
+            net("basemodel"),
+            spread(samples["basemodel"], start),
+            "informational",
+        ),
+        Row(
+            "import_client",
+            "-X importtime total: " + subject,
+            median(importtime["ours"]),
+            spread(importtime["ours"]),
+            "-X importtime total: import pydantic, websockets",
+            median(importtime["pydantic"]),
+            spread(importtime["pydantic"]),
+            "informational",
+            {"importtime_samples": importtime},
+        ),
+    ]
+    note = (
+        f"import_client: wall times are minus interpreter start-up (python -c pass, median "
+        f"{start * 1000:.0f} ms); -X importtime totals are {k} runs each and inflated by the tracing itself."
+    )
+    return Outcome(rows, [note])
+
+
+# --- first_call_import --------------------------------------------------------------------------
+
+_FIRST_CALL = """\
+import importlib, json, pkgutil, sys, time
+sys.path.insert(0, sys.argv[1])
+mode = sys.argv[2]
+import deriv_options
+deriv_options.OptionsClient
+from deriv_runtime.client import build_request
+from pydantic import BaseModel
+t0 = time.perf_counter()
+modules, built = 0, 0
+if mode != "lazy":
+    import deriv_options.models as pkg
+    mods = [importlib.import_module(pkg.__name__ + "." + m.name) for m in pkgutil.iter_modules(pkg.__path__)]
+    modules = len(mods)
+    if mode == "eager_build":
+        for mod in mods:
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == mod.__name__:
+                    obj.model_rebuild()
+                    built += bool(obj.__pydantic_complete__)
+t1 = time.perf_counter()
+from deriv_options.models.buy import BuyParameters, BuyRequest
+t2 = time.perf_counter()
+params = BuyParameters(
+    contract_type="CALL", currency="USD", underlying_symbol="R_100",
+    amount=10, basis="stake", duration=5, duration_unit="t",
+)
+payload = {"buy": "1", "price": 10.5, "parameters": params}
+message = json.dumps(build_request(deriv_options.CALLS["buy"], BuyRequest, payload))
+t3 = time.perf_counter()
+assert '"contract_type":"CALL"' in message.replace(" ", ""), message
+print(json.dumps({"before_s": t1 - t0, "import_buy_s": t2 - t1, "first_call_s": t3 - t2,
+                  "total_s": t3 - t0, "modules": modules, "built": built}))
+"""
+
+
+def first_call_import(ws: Workspace) -> Outcome:
+    n = ws.settings.runs(5, 10)
+    tree = ws.tree()
+    results: dict[str, list[dict[str, Any]]] = {"lazy": [], "eager": [], "eager_build": []}
+
+    def runner(mode: str) -> Callable[[], float]:
+        def measure() -> float:
+            _, proc = run([PYTHON, "-c", _FIRST_CALL, str(tree), mode], ws.env, cwd=ws.root)
+            result: dict[str, Any] = json.loads(proc.stdout)
+            results[mode].append(result)
+            return float(result["total_s"])
+
+        return measure
+
+    samples = interleaved({mode: runner(mode) for mode in results}, n)
+    for runs in results.values():
+        del runs[0]  # the warm-up
+
+    def med(mode: str, key: str) -> float:
+        return median([r[key] for r in results[mode]])
+
+    subject = "lazy: import models.buy + first BuyRequest"
+    eager = results["eager"][0]["modules"]
+    rows = [
+        Row(
+            "first_call_import",
+            subject,
+            median(samples["lazy"]),
+            spread(samples["lazy"]),
+            f"eager: import all {eager} model modules, same call",
+            median(samples["eager"]),
+            spread(samples["eager"]),
+            "informational",
+            {"samples": samples, "splits": results},
+        ),
+        Row(
+            "first_call_import",
+            subject,
+            median(samples["lazy"]),
+            spread(samples["lazy"]),
+            f"eager: import and build all {results['eager_build'][0]['built']} models, same call",
+            median(samples["eager_build"]),
+            spread(samples["eager_build"]),
+            "informational",
+        ),
+    ]
+    ms = 1000
+    note = (
+        f"first_call_import (medians, after the client is imported): import models.buy "
+        f"{med('lazy', 'import_buy_s') * ms:.1f} ms + first validate/serialise "
+        f"{med('lazy', 'first_call_s') * ms:.1f} ms (validators are built on first use: defer_build); "
+        f"importing all model modules {med('eager', 'before_s') * ms:.1f} ms; building every model "
+        f"{(med('eager_build', 'before_s') - med('eager', 'before_s')) * ms:.0f} ms more; "
+        f"after a build-all the call costs {med('eager_build', 'first_call_s') * ms:.1f} ms."
+    )
+    return Outcome(rows, [note])
+
+
+BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
+    "generate_full": generate_full,
+    "generate_unchanged": generate_unchanged,
+    "import_client": import_client,
+    "first_call_import": first_call_import,
+}
