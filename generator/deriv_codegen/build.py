@@ -112,7 +112,7 @@ def generate(
     config = load_api_config(overrides_dir, info.source)
     models = build_call_models(ir.ws_calls, f"{info.source} {info.version}")
     view = build_view(ir, models, config, package)
-    files = render_package(view, models)
+    files = render_package(view, models, ir)
     problems = [*ir.problems, *(p for m in models for p in m.problems), *view.problems]
     write_tree(dest, files, key)
     return BuildResult(

@@ -7,6 +7,7 @@ view objects. One template per kind of generated file, named after the file it p
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -258,7 +259,20 @@ PACKAGE_TEMPLATES: tuple[tuple[str, str], ...] = (
 )
 
 
-def render_package(view: PackageView, models: Iterable[CallModels]) -> dict[str, str]:
+def schemas_document(ir: ApiIR) -> str:
+    """The upstream request/response schemas of every call, for the runtime's strict mode and the mock.
+
+    Kept exactly as published (a contract check must use the real contract), sorted for determinism.
+    """
+    calls = {
+        c.name: {"request": c.request_schema, "response": c.response_schema}
+        for c in sorted(ir.ws_calls, key=lambda c: c.name)
+    }
+    doc = {"source": ir.bundle.source, "version": ir.bundle.version, "calls": calls}
+    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_package(view: PackageView, models: Iterable[CallModels], ir: ApiIR) -> dict[str, str]:
     """Every file of the distribution directory, by relative path."""
     env = environment()
     files: dict[str, str] = {}
@@ -267,4 +281,5 @@ def render_package(view: PackageView, models: Iterable[CallModels]) -> dict[str,
     for m in models:
         files[f"{view.package}/models/{m.module}.py"] = m.code
     files[f"{view.package}/py.typed"] = ""
+    files[f"{view.package}/schemas.json"] = schemas_document(ir)
     return files
