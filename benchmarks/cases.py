@@ -21,6 +21,7 @@ from .harness import (
     spread,
     wall,
 )
+from .runtime_cases import websocket_client
 
 _DMCG_CHILD = Path(__file__).resolve().parent / "_dmcg_child.py"
 _SECONDS = re.compile(r"([0-9]+\.[0-9]+) s\)$", re.M)
@@ -408,4 +409,5 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "generate_unchanged": generate_unchanged,
     "import_client": import_client,
     "first_call_import": first_call_import,
+    "websocket_client": websocket_client,
 }

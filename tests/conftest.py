@@ -57,3 +57,25 @@ def requires_mirror() -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not OPTIONS_RELEASES, reason=f"upstream mirror not found at {SHARED_SCHEMAS} (CI has it)"
     )
+
+
+@pytest.fixture(scope="session")
+def deriv_options_dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``deriv_options`` generated from the newest Options release in the mirror, on sys.path."""
+    if not OPTIONS_RELEASES:
+        pytest.skip(f"upstream mirror not found at {SHARED_SCHEMAS} (CI has it)")
+    from deriv_runtime.schemas import load_schemas
+
+    release = OPTIONS_RELEASES[-1]
+    info = BundleInfo("deriv-options", release.stem, "0" * 64, str(release))
+    out = tmp_path_factory.mktemp("deriv-options")
+    dist = generate(
+        release, info, "deriv-options-zip", "deriv_options", out, ROOT / "schemas" / "overrides"
+    ).out_dir
+    purge("deriv_options")
+    load_schemas.cache_clear()
+    sys.path.insert(0, str(dist))
+    yield dist
+    sys.path.remove(str(dist))
+    purge("deriv_options")
+    load_schemas.cache_clear()

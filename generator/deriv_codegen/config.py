@@ -19,6 +19,12 @@ class ApiConfig:
     client_class: str
     methods: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def sync_client_class(self) -> str:
+        """``OptionsClient`` -> ``OptionsSyncClient``."""
+        stem = self.client_class.removesuffix("Client")
+        return f"{stem}SyncClient" if stem != self.client_class else f"{self.client_class}Sync"
+
 
 def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
     path = overrides_dir / f"{source}.toml"

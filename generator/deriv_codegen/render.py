@@ -69,6 +69,7 @@ class PackageView:
     dist_version: str
     title: str
     client_class: str
+    sync_client_class: str
     source: str
     version: str
     sha256: str
@@ -194,6 +195,7 @@ def build_view(ir: ApiIR, models: list[CallModels], config: ApiConfig, package: 
         dist_version=f"{__version__}+{_local_version(b.version)}",
         title=config.title,
         client_class=config.client_class,
+        sync_client_class=config.sync_client_class,
         source=b.source,
         version=b.version,
         sha256=b.sha256,
@@ -245,6 +247,7 @@ def environment() -> Any:
     env.filters["docstring"] = _docstring
     env.filters["wrap"] = _wrap
     env.filters["pyrepr"] = repr
+    env.filters["rstrip"] = str.rstrip
     return env
 
 
@@ -253,6 +256,7 @@ PACKAGE_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("package/__init__.py.jinja", "{pkg}/__init__.py"),
     ("package/_calls.py.jinja", "{pkg}/_calls.py"),
     ("package/client.py.jinja", "{pkg}/client.py"),
+    ("package/sync_client.py.jinja", "{pkg}/sync_client.py"),
     ("package/models/__init__.py.jinja", "{pkg}/models/__init__.py"),
     ("pyproject.toml.jinja", "pyproject.toml"),
     ("README.md.jinja", "README.md"),

@@ -6,7 +6,7 @@ Generated methods only assemble a payload from their keyword arguments and call
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from .calls import CallInfo
 from .errors import APIError, RequestValidationError, ResponseError
 from .transport import JsonObject, Transport
+
+UrlSource = str | Callable[[], str | Awaitable[str]]
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -62,18 +64,30 @@ class Stream(Generic[R]):
         payload: JsonObject,
         default_type: type[R],
         types_by_msg_type: Mapping[str, type[R]],
+        check: Callable[[CallInfo, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._transport = transport
         self._info = info
         self._payload = payload
         self._default = default_type
         self._types = types_by_msg_type
+        self._check = check
         self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
         self._messages: AsyncIterator[JsonObject] | None = None
 
     @property
     def call(self) -> CallInfo:
         return self._info
+
+    @property
+    def gaps(self) -> int:
+        """Times this stream was interrupted by a lost connection and resumed (0 if never)."""
+        return int(getattr(self._messages, "gaps", 0))
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the consumer fell behind (see the transport's overflow policy)."""
+        return int(getattr(self._messages, "dropped", 0))
 
     async def __aenter__(self) -> Stream[R]:
         if self._cm is not None:
@@ -96,20 +110,100 @@ class Stream(Generic[R]):
         if self._messages is None:
             raise RuntimeError(f"use the {self._info.name} stream inside 'async with'")
         message = await self._messages.__anext__()
+        if self._check is not None:
+            self._check(self._info, message)
         msg_type = message.get("msg_type")
         model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
         return parse_response(self._info, model, message)
 
 
-class BaseClient:
-    """Holds a :class:`~deriv_runtime.transport.Transport`; generated clients add one method per call."""
+C = TypeVar("C", bound="BaseClient")
 
-    def __init__(self, transport: Transport, *, timeout: float | None = 30.0) -> None:
+
+class _Connect(Generic[C]):
+    """``async with Client.connect(url) as client:`` - connects, yields the client, closes it."""
+
+    def __init__(
+        self, cls: type[C], url: UrlSource, timeout: float | None, strict: bool, options: Any
+    ) -> None:
+        self._cls, self._url, self._timeout, self._strict, self._options = cls, url, timeout, strict, options
+        self._client: C | None = None
+
+    async def __aenter__(self) -> C:
+        from .ws import WebSocketTransport
+
+        transport = WebSocketTransport(self._url, **self._options)
+        await transport.connect()
+        self._client = self._cls(transport, timeout=self._timeout, strict=self._strict)
+        return self._client
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+class BaseClient:
+    """Holds a :class:`~deriv_runtime.transport.Transport`; generated clients add one method per call.
+
+    ``strict=True`` also checks every answer against the call's JSON schema (a contract check for
+    tests and CI): a violation raises :class:`~deriv_runtime.errors.ResponseError`.
+    """
+
+    #: The generated package whose ``schemas.json`` strict mode validates against.
+    _schema_package: str = ""
+
+    def __init__(self, transport: Transport, *, timeout: float | None = 30.0, strict: bool = False) -> None:
         self._transport = transport
         self._timeout = timeout
+        self._strict = strict
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(transport={type(self._transport).__name__})"
+
+    @classmethod
+    def connect(
+        cls: type[C],
+        url: UrlSource,
+        *,
+        timeout: float | None = 30.0,
+        strict: bool = False,
+        **transport_options: Any,
+    ) -> _Connect[C]:
+        """Connect over a WebSocket: ``async with Client.connect(url) as client: ...``.
+
+        ``url`` may be a callable returning the URL (called on every connect and reconnect).
+        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
+        """
+        return _Connect(cls, url, timeout, strict, transport_options)
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    async def close(self) -> None:
+        """Close the transport: streams end, waiting calls fail with ``TransportClosed``."""
+        close = getattr(self._transport, "close", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self: C) -> C:
+        connect = getattr(self._transport, "connect", None)
+        if connect is not None:
+            await connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _check(self, info: CallInfo, message: Mapping[str, Any]) -> None:
+        if self._strict:
+            from .contract import check_response
+
+            check_response(self._schema_package, info, message)
 
     async def _call(
         self,
@@ -121,6 +215,8 @@ class BaseClient:
     ) -> R:
         body = build_request(info, request_type, payload)
         answer = await self._transport.request(body, timeout=self._timeout if timeout is None else timeout)
+        if self._strict:
+            self._check(info, answer)
         return parse_response(info, response_type, answer)
 
     def _stream(
@@ -132,4 +228,5 @@ class BaseClient:
         types_by_msg_type: Mapping[str, type[R]] | None = None,
     ) -> Stream[R]:
         body = build_request(info, request_type, {**payload, "subscribe": 1})
-        return Stream(self._transport, info, body, response_type, types_by_msg_type or {})
+        check = self._check if self._strict else None
+        return Stream(self._transport, info, body, response_type, types_by_msg_type or {}, check)

@@ -4,8 +4,12 @@
     ├── RequestValidationError      a request broke its schema; nothing was sent
     ├── ResponseError               a message could not be parsed into its typed model
     ├── APIError                    the server answered with its ``error`` object
+    ├── StreamOverflow              a stream's consumer fell behind (policy "fail")
     └── TransportError              the connection failed, closed, or a wait timed out
-        └── CallTimeout
+        ├── ConnectionFailed        could not connect (or reconnect: gave up)
+        ├── ConnectionLost          the connection dropped while a call waited for its answer
+        ├── TransportClosed         the client was closed
+        └── CallTimeout             no answer within the call's deadline (also a TimeoutError)
 
 Messages never include credentials: requests are echoed by field *path*, not by value.
 """
@@ -61,8 +65,24 @@ class TransportError(DerivError):
     """The connection failed or closed before an answer arrived."""
 
 
+class ConnectionFailed(TransportError):
+    """A connection could not be opened (after the configured attempts)."""
+
+
+class ConnectionLost(TransportError):
+    """The connection dropped before the answer came. The request may or may not have been executed."""
+
+
+class TransportClosed(TransportError):
+    """The client (or its transport) is closed."""
+
+
 class CallTimeout(TransportError, TimeoutError):
-    """No answer within the call's deadline."""
+    """No answer within the call's deadline. A late answer is dropped, never given to another call."""
+
+
+class StreamOverflow(DerivError):
+    """A stream's buffer filled up because its consumer fell behind (overflow policy ``"fail"``)."""
 
 
 def _loc(loc: Sequence[Any]) -> str:

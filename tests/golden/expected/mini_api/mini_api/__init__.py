@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from ._calls import CALLS, MSG_TYPES
     from .client import MiniClient
+    from .sync_client import MiniSyncClient
 
 #: Upstream bundle this package was generated from.
 SOURCE: Final = "mini"
@@ -31,9 +32,18 @@ _EXPORTS: Final = {
     "CALLS": "._calls",
     "MSG_TYPES": "._calls",
     "MiniClient": ".client",
+    "MiniSyncClient": ".sync_client",
 }
 
-__all__ = ["CALLS", "MSG_TYPES", "SOURCE", "SOURCE_SHA256", "SOURCE_VERSION", "MiniClient"]
+__all__ = [
+    "CALLS",
+    "MSG_TYPES",
+    "SOURCE",
+    "SOURCE_SHA256",
+    "SOURCE_VERSION",
+    "MiniClient",
+    "MiniSyncClient",
+]
 
 
 def __getattr__(name: str) -> Any:

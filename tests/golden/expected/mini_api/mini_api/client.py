@@ -28,7 +28,13 @@ __all__ = ["MiniClient"]
 
 
 class MiniClient(BaseClient):
-    """Typed client for the mini (mini fixture-1)."""
+    """Typed async client for the mini (mini fixture-1).
+
+    ``async with MiniClient.connect(url) as client:`` opens a WebSocket connection
+    (reconnecting and resubscribing by itself); ``MiniClient(transport)`` uses any transport.
+    """
+
+    _schema_package = "mini_api"
 
     async def fill(
         self,
@@ -42,7 +48,6 @@ class MiniClient(BaseClient):
 
         Args:
             fill: Fill id.
-
             timeout: Seconds to wait for the answer (default: the client's timeout).
 
         Returns:
@@ -72,7 +77,6 @@ class MiniClient(BaseClient):
             name: Who to greet.
             times: [Optional] How often.
             passthrough: [Optional] Echoed back.
-
             timeout: Seconds to wait for the answer (default: the client's timeout).
 
         Returns:
@@ -115,7 +119,6 @@ class MiniClient(BaseClient):
             limits: [Optional] Exit rules.
             note: [Optional] Free text; `null` clears it.
             passthrough: [Optional] Echoed back.
-
             timeout: Seconds to wait for the answer (default: the client's timeout).
 
         Returns:
@@ -164,7 +167,6 @@ class MiniClient(BaseClient):
             limits: [Optional] Exit rules.
             note: [Optional] Free text; `null` clears it.
             passthrough: [Optional] Echoed back.
-
         """
         from .models import fill as _fill
         from .models import order as _m

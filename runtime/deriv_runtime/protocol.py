@@ -1,0 +1,192 @@
+"""Sans-I/O core of the Deriv WebSocket protocol: encoding, correlation, stream routing.
+
+No sockets, no event loop: :class:`Protocol` is fed frames and asked for frames, and tells the
+I/O layer what each incoming frame means. The asyncio transport (:mod:`deriv_runtime.ws`) wraps it;
+tests drive it directly.
+
+* Every request gets a fresh ``req_id``; the answer carrying it is a :class:`Reply`.
+* A subscribing request opens a :class:`StreamState`; every message carrying its ``req_id`` (or its
+  subscription id) is a :class:`StreamMessage` for that stream.
+* After a reconnect, :meth:`Protocol.resubscribe` re-sends each live stream's request with a new
+  ``req_id``; the stream object (and the user's iterator) stays the same.
+* Answers nobody waits for (late, unknown ``req_id``, garbage) are :class:`Ignored`, never delivered
+  to another call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A frame to send."""
+
+    req_id: int
+    data: str
+
+
+@dataclass(eq=False, slots=True)
+class StreamState:
+    """Bookkeeping for one subscription, stable across reconnects."""
+
+    key: int
+    call: str
+    payload: JsonObject
+    req_id: int
+    subscription_id: str | None = None
+    ended: bool = False
+    #: Times the stream was re-established after a lost connection.
+    resubscriptions: int = 0
+
+
+@dataclass(slots=True)
+class Reply:
+    req_id: int
+    message: JsonObject
+    #: Streams the server confirmed as stopped by this reply (``forget`` / ``forget_all``).
+    ended: list[StreamState] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StreamMessage:
+    stream: StreamState
+    message: JsonObject
+
+
+@dataclass(slots=True)
+class Ignored:
+    """A frame nobody waits for. ``reason`` is short and never contains the frame's values."""
+
+    reason: str
+    req_id: int | None = None
+    #: Expected noise (the answer to our own ``forget``): not worth a warning.
+    quiet: bool = False
+
+
+Event = Reply | StreamMessage | Ignored
+
+
+class Protocol:
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._keys = itertools.count(1)
+        #: req_id -> call name of every request still waiting for its answer.
+        self.pending: dict[int, str] = {}
+        #: req_ids whose answers we do not need (our own ``forget`` requests).
+        self._discard: set[int] = set()
+        self._by_req: dict[int, StreamState] = {}
+        self._by_sub: dict[str, StreamState] = {}
+        self.streams: dict[int, StreamState] = {}
+
+    # -- outgoing ---------------------------------------------------------------------------------
+
+    def _encode(self, payload: JsonObject, req_id: int) -> Outgoing:
+        return Outgoing(req_id, orjson.dumps({**payload, "req_id": req_id}).decode())
+
+    def call(self, call: str, payload: JsonObject) -> Outgoing:
+        req_id = next(self._ids)
+        self.pending[req_id] = call
+        return self._encode(payload, req_id)
+
+    def abandon(self, req_id: int) -> None:
+        """The caller stopped waiting (timeout, cancellation): its answer, if it comes, is dropped."""
+        self.pending.pop(req_id, None)
+
+    def open_stream(self, call: str, payload: JsonObject) -> tuple[StreamState, Outgoing]:
+        req_id = next(self._ids)
+        state = StreamState(next(self._keys), call, dict(payload), req_id)
+        self.streams[state.key] = state
+        self._by_req[req_id] = state
+        return state, self._encode(payload, req_id)
+
+    def close_stream(self, state: StreamState) -> Outgoing | None:
+        """Forget a stream locally; returns the ``forget`` request to send if the server knows it."""
+        self._end(state)
+        if state.subscription_id is None:
+            return None
+        req_id = next(self._ids)
+        self._discard.add(req_id)
+        return self._encode({"forget": state.subscription_id}, req_id)
+
+    def _end(self, state: StreamState) -> None:
+        state.ended = True
+        self.streams.pop(state.key, None)
+        self._by_req.pop(state.req_id, None)
+        if state.subscription_id is not None:
+            self._by_sub.pop(state.subscription_id, None)
+
+    # -- incoming ---------------------------------------------------------------------------------
+
+    def receive(self, data: str | bytes) -> Event:
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return Ignored("frame is not JSON")
+        if not isinstance(message, dict):
+            return Ignored("frame is not a JSON object")
+        req_id = message.get("req_id")
+        state = self._by_req.get(req_id) if isinstance(req_id, int) else None
+        if state is None:
+            sub = message.get("subscription")
+            if isinstance(sub, dict) and isinstance(sub.get("id"), str):
+                state = self._by_sub.get(sub["id"])
+        if state is not None:
+            if state.subscription_id is None:
+                sub = message.get("subscription")
+                if isinstance(sub, dict) and isinstance(sub.get("id"), str):
+                    state.subscription_id = sub["id"]
+                    self._by_sub[sub["id"]] = state
+            if "error" in message:
+                self._end(state)  # the server will send nothing more on it
+            return StreamMessage(state, message)
+        if not isinstance(req_id, int):
+            return Ignored("answer without req_id")
+        if self.pending.pop(req_id, None) is not None:
+            return Reply(req_id, message, self._stopped_by(message))
+        if req_id in self._discard:
+            self._discard.discard(req_id)
+            return Ignored("answer to forget", req_id, quiet=True)
+        return Ignored("answer to a request nobody is waiting for (late or unknown req_id)", req_id)
+
+    def _stopped_by(self, message: JsonObject) -> list[StreamState]:
+        msg_type = message.get("msg_type")
+        ids: list[Any] = []
+        if msg_type == "forget_all" and isinstance(message.get("forget_all"), list):
+            ids = message["forget_all"]
+        elif msg_type == "forget" and message.get("forget") == 1:
+            echo = message.get("echo_req")
+            ids = [echo.get("forget")] if isinstance(echo, dict) else []
+        ended = [self._by_sub[i] for i in ids if isinstance(i, str) and i in self._by_sub]
+        for state in ended:
+            self._end(state)
+        return ended
+
+    # -- connection life --------------------------------------------------------------------------
+
+    def connection_lost(self) -> list[int]:
+        """Every waiting call fails; streams keep their place, to be resubscribed. Returns failed req_ids."""
+        failed = list(self.pending)
+        self.pending.clear()
+        self._discard.clear()
+        self._by_req.clear()
+        self._by_sub.clear()
+        for state in self.streams.values():
+            state.subscription_id = None
+        return failed
+
+    def resubscribe(self) -> list[Outgoing]:
+        """Requests that re-open every live stream on a new connection."""
+        out = []
+        for state in self.streams.values():
+            state.req_id = next(self._ids)
+            state.resubscriptions += 1
+            self._by_req[state.req_id] = state
+            out.append(self._encode(state.payload, state.req_id))
+        return out
