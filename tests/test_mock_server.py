@@ -26,7 +26,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .conftest import ROOT, SHARED_SCHEMAS, purge
 
-
 RELEASE = SHARED_SCHEMAS / "deriv-options" / "production_v20260630_0.zip"
 pytestmark = pytest.mark.skipif(
     not RELEASE.is_file(), reason=f"upstream mirror not found at {RELEASE} (CI has it)"
