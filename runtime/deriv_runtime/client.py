@@ -28,6 +28,9 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
         model = request_type.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(info.name, exc.errors(include_input=False, include_url=False)) from None
+    if not any(isinstance(v, BaseModel | list | dict) for v in payload.values()):
+        # Flat payload of scalars, already keyed by wire names and checked strictly: send it as is.
+        return dict(payload)
     return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
@@ -112,9 +115,13 @@ class Stream(Generic[R]):
         message = await self._messages.__anext__()
         if self._check is not None:
             self._check(self._info, message)
-        msg_type = message.get("msg_type")
-        model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
-        return parse_response(self._info, model, message)
+        if "error" in message:
+            raise_for_error(self._info, message)
+        model = self._types.get(message.get("msg_type", ""), self._default) if self._types else self._default
+        try:
+            return model.model_validate(message)
+        except ValidationError as exc:
+            raise ResponseError(f"{self._info.name}: cannot read the message: {exc}") from None
 
 
 C = TypeVar("C", bound="BaseClient")

@@ -129,7 +129,7 @@ class Protocol:
             message = orjson.loads(data)
         except orjson.JSONDecodeError:
             return Ignored("frame is not JSON")
-        if not isinstance(message, dict):
+        if type(message) is not dict:
             return Ignored("frame is not a JSON object")
         req_id = message.get("req_id")
         state = self._by_req.get(req_id) if isinstance(req_id, int) else None

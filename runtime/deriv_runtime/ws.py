@@ -30,6 +30,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from websockets.exceptions import ConnectionClosed
+
 from ._redact import RedactingLogger, redact_url
 from .errors import (
     CallTimeout,
@@ -138,6 +140,11 @@ class StreamQueue:
                 await self._waiter
             finally:
                 self._waiter = None
+
+
+def _expire(future: asyncio.Future[JsonObject], label: str, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeout(f"{label}: no answer within {timeout} s"))
 
 
 def _label(payload: JsonObject) -> str:
@@ -390,43 +397,60 @@ class WebSocketTransport:
     # -- calls and streams ------------------------------------------------------------------------
 
     async def request(self, payload: JsonObject, *, timeout: float | None) -> JsonObject:
-        from websockets.exceptions import ConnectionClosed
-
         label = _label(payload)
         loop = asyncio.get_running_loop()
-        req_id = 0
+        if self.is_connected:  # the usual case, kept cheap: no timeout context, no extra awaits
+            out = self.protocol.call(label, payload)
+            req_id = out.req_id
+            future: asyncio.Future[JsonObject] = loop.create_future()
+            self._futures[req_id] = future
+            try:
+                await self._ws.send(out.data)
+            except ConnectionClosed:
+                self._drop(req_id, future)
+                req_id, future = await self._send_when_connected(label, payload, timeout)
+        else:
+            req_id, future = await self._send_when_connected(label, payload, timeout)
+        timer = None if timeout is None else loop.call_later(timeout, _expire, future, label, timeout)
+        try:
+            return await future
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._drop(req_id, future)
+
+    def _drop(self, req_id: int, future: asyncio.Future[JsonObject]) -> None:
+        """Stop waiting for ``req_id``: a late answer will be ignored, never given to another call."""
+        if future.done() and not future.cancelled():
+            future.exception()  # retrieved: whoever waited got this error already, or gets another
+        self._futures.pop(req_id, None)
+        self.protocol.abandon(req_id)
+
+    async def _send_when_connected(
+        self, label: str, payload: JsonObject, timeout: float | None
+    ) -> tuple[int, asyncio.Future[JsonObject]]:
+        """Slow path: wait for a connection (within ``timeout``), then send. A frame that could not
+        be sent never reached the server, so it is sent again on the next connection."""
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    ws = self._ws if self.is_connected else await self._wait_connected()
+                    ws = await self._wait_connected()
                     out = self.protocol.call(label, payload)
-                    req_id = out.req_id
                     future: asyncio.Future[JsonObject] = loop.create_future()
-                    self._futures[req_id] = future
+                    self._futures[out.req_id] = future
                     try:
                         await ws.send(out.data)
-                        break
+                        return out.req_id, future
                     except ConnectionClosed:
-                        # Never sent, so safe to send again once reconnected (within the deadline).
-                        if future.done():
-                            future.exception()  # consumed: the failure is handled right here
-                        self._futures.pop(req_id, None)
-                        self.protocol.abandon(req_id)
-                        req_id = 0
+                        self._drop(out.req_id, future)
                         await ws.wait_closed()
                         await asyncio.sleep(0)
-                return await future
         except TimeoutError:
-            raise CallTimeout(f"{label}: no answer within {timeout} s") from None
-        finally:
-            if req_id:
-                self._futures.pop(req_id, None)
-                self.protocol.abandon(req_id)
+            raise CallTimeout(f"{label}: not connected within {timeout} s") from None
 
     @asynccontextmanager
     async def subscribe(self, payload: JsonObject) -> AsyncIterator[StreamQueue]:
-        from websockets.exceptions import ConnectionClosed
-
         ws = await self._wait_connected()
         state, out = self.protocol.open_stream(_label(payload), payload)
         queue = StreamQueue(self._stream_buffer, self._overflow)
@@ -442,8 +466,6 @@ class WebSocketTransport:
             await self._forget(state)
 
     async def _forget(self, state: StreamState) -> None:
-        from websockets.exceptions import ConnectionClosed
-
         if state.ended:
             return
         forget = self.protocol.close_stream(state)
