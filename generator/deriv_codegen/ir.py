@@ -128,8 +128,10 @@ class ApiIR:
     rest_operations: list[RestOperation] = field(default_factory=list)
     rest_schemas: list[RestShapedSchema] = field(default_factory=list)
     security_schemes: list[SecurityScheme] = field(default_factory=list)
-    #: OpenAPI ``components.schemas``, for resolving ``$ref`` in REST operations.
+    #: OpenAPI ``components``, for resolving ``$ref`` in REST operations.
     components: JsonSchema = field(default_factory=dict)
+    #: The OpenAPI document as published (embedded in generated packages for contract checks).
+    openapi: JsonSchema | None = None
     problems: list[Problem] = field(default_factory=list)
 
     def call(self, name: str) -> WsCall:

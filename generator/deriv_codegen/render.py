@@ -286,4 +286,8 @@ def render_package(view: PackageView, models: Iterable[CallModels], ir: ApiIR) -
         files[f"{view.package}/models/{m.module}.py"] = m.code
     files[f"{view.package}/py.typed"] = ""
     files[f"{view.package}/schemas.json"] = schemas_document(ir)
+    if ir.openapi is not None:
+        files[f"{view.package}/openapi.json"] = (
+            json.dumps(ir.openapi, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        )
     return files

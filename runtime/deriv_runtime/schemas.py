@@ -29,6 +29,18 @@ class PackageSchemas:
 
 
 @functools.cache
+def load_openapi(package: str) -> Mapping[str, Any]:
+    """The OpenAPI document of the generated ``package``'s REST API (``openapi.json``)."""
+    try:
+        data: Mapping[str, Any] = orjson.loads(
+            importlib.resources.files(package).joinpath("openapi.json").read_bytes()
+        )
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise LookupError(f"{package!r} is not a generated client package with openapi.json: {exc}") from None
+    return data
+
+
+@functools.cache
 def load_schemas(package: str) -> PackageSchemas:
     """Schemas of every call of the generated ``package`` (e.g. ``"deriv_options"``)."""
     try:

@@ -26,6 +26,7 @@ def read_openapi(doc: Any, ir: ApiIR, where: str) -> None:
         raise BundleError(f"{where}: not an OpenAPI document (no 'paths' object)")
     components = doc.get("components") if isinstance(doc.get("components"), dict) else {}
     ir.components = dict(components or {})
+    ir.openapi = doc
     resolver = _Resolver(doc)
     for name, scheme in sorted((components or {}).get("securitySchemes", {}).items()):
         ir.security_schemes.append(_scheme(name, resolver.deref(scheme)))
