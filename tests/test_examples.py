@@ -68,3 +68,16 @@ def test_import_configures_no_logging_and_prints_nothing(deriv_options_dist: Pat
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert proc.stdout.strip() == "0 30 []"
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("flow", [[], ["--oauth"]], ids=["pat", "oauth"])
+def test_trade_demo_from_credentials_to_sell(deriv_options_dist: Path, flow: list[str]) -> None:
+    out = _run("trade_demo.py", deriv_options_dist, *flow)
+    lines = out.splitlines()
+    start = float(next(line for line in lines if line.startswith("demo account")).split()[3])
+    bought = float(next(line for line in lines if line.startswith("bought")).split()[-1])
+    sold_line = next(line for line in lines if line.startswith("sold for"))
+    sold_for = float(sold_line.split()[2].rstrip(";"))
+    balance = float(sold_line.split()[-1])
+    assert balance == pytest.approx(start - bought + sold_for)
+    assert ("open in a browser" in out) == bool(flow)

@@ -111,9 +111,12 @@ def generate(
     ir = read_bundle(bundle, layout, info)
     config = load_api_config(overrides_dir, info.source)
     models = build_call_models(ir.ws_calls, f"{info.source} {info.version}")
-    view = build_view(ir, models, config, package)
+    from .rest import build_rest
+
+    rest = build_rest(ir, config, f"{info.source} {info.version}")
+    view = build_view(ir, models, config, package, rest)
     files = render_package(view, models, ir)
-    problems = [*ir.problems, *(p for m in models for p in m.problems), *view.problems]
+    problems = [*ir.problems, *(p for m in models for p in m.problems), *rest.problems, *view.problems]
     write_tree(dest, files, key)
     return BuildResult(
         package,

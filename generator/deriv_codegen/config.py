@@ -18,6 +18,22 @@ class ApiConfig:
     title: str
     client_class: str
     methods: dict[str, str] = field(default_factory=dict)
+    #: "METHOD /path" -> method name, for REST operations whose derived name reads poorly.
+    rest_methods: dict[str, str] = field(default_factory=dict)
+    #: Default base URL of the REST API (the spec has no ``servers``).
+    rest_base_url: str = ""
+    #: "METHOD /path" of the operation that issues one-time WebSocket URLs, if any.
+    otp_operation: str = ""
+    #: Dotted path of the WebSocket URL in that operation's answer.
+    otp_url_field: str = "data.url"
+
+    @property
+    def rest_client_class(self) -> str:
+        return f"{self.client_class.removesuffix('Client')}RestClient"
+
+    @property
+    def rest_sync_client_class(self) -> str:
+        return f"{self.client_class.removesuffix('Client')}RestSyncClient"
 
     @property
     def sync_client_class(self) -> str:
@@ -36,8 +52,18 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
     except tomllib.TOMLDecodeError as exc:
         raise SourcesError(f"{path} is not valid TOML: {exc}") from None
     methods = {str(k): str(v) for k, v in (data.get("methods") or {}).items()}
+    rest = data.get("rest") or {}
+    rest_methods = {str(k): str(v) for k, v in (rest.get("methods") or {}).items()}
     client_class = str(data.get("client_class", default.client_class))
-    for name in [client_class, *methods.values()]:
+    for name in [client_class, *methods.values(), *rest_methods.values()]:
         if not _IDENT.match(name):
             raise SourcesError(f"{path}: {name!r} is not a valid Python identifier")
-    return ApiConfig(title=str(data.get("title", default.title)), client_class=client_class, methods=methods)
+    return ApiConfig(
+        title=str(data.get("title", default.title)),
+        client_class=client_class,
+        methods=methods,
+        rest_methods=rest_methods,
+        rest_base_url=str(rest.get("base_url", "")),
+        otp_operation=str(rest.get("otp_operation", "")),
+        otp_url_field=str(rest.get("otp_url_field", "data.url")),
+    )

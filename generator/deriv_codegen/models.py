@@ -100,11 +100,14 @@ def prepare_call(call: WsCall) -> tuple[dict[str, Any], dict[str, str], list[str
     return doc, bases, [*request_roots, *response_roots], problems
 
 
-def generate_call_models(call: WsCall, source_label: str) -> CallModels:
+def run_model_generator(
+    doc: dict[str, Any], bases: dict[str, str], known: list[str], source_label: str, where: str
+) -> tuple[str, list[Problem]]:
+    """One module of models from ``doc`` (classes named by ``title``), with every warning reported."""
     import datamodel_code_generator as dmcg
     from datamodel_code_generator.enums import DataModelType, InputFileType
 
-    doc, bases, roots, problems = prepare_call(call)
+    problems: list[Problem] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         code = dmcg.generate(
@@ -117,18 +120,23 @@ def generate_call_models(call: WsCall, source_label: str) -> CallModels:
             **DMCG_OPTIONS,
         )
     for w in caught:
-        problems.append(Problem(call.source_files[0], f"model generator: {w.message}"))
+        problems.append(Problem(where, f"model generator: {w.message}"))
     if not isinstance(code, str):
-        raise TypeError(
-            f"datamodel-code-generator returned {type(code).__name__} for {call.name}, expected one module"
-        )
+        raise TypeError(f"datamodel-code-generator gave {type(code).__name__} for {where}, not one module")
     code = _drop_title_fields(code)
-    base = class_base(call.name)
-    classes = tuple(sorted([*bases, *roots]))
     emitted = set(re.findall(r"^class (\w+)\(", code, flags=re.M))
-    for extra in sorted(emitted - set(classes)):
-        problems.append(Problem(call.source_files[0], f"model generator named a class {extra!r} on its own"))
-    fields = _request_fields(code, f"{base}Request", doc)
+    for extra in sorted(emitted - set(known)):
+        problems.append(Problem(where, f"model generator named a class {extra!r} on its own"))
+    return code, problems
+
+
+def generate_call_models(call: WsCall, source_label: str) -> CallModels:
+    doc, bases, roots, problems = prepare_call(call)
+    classes = tuple(sorted([*bases, *roots]))
+    code, more = run_model_generator(doc, bases, list(classes), source_label, call.source_files[0])
+    problems += more
+    base = class_base(call.name)
+    fields = request_fields(code, f"{base}Request", doc)
     return CallModels(
         call=call.name,
         module=identifier(call.name),
@@ -150,7 +158,7 @@ def _drop_title_fields(code: str) -> str:
     return _TITLE_ARG.sub("", _TITLE_ONLY.sub(r"\g<t>", code))
 
 
-def _request_fields(code: str, class_name: str, schema: dict[str, Any]) -> tuple[FieldSpec, ...]:
+def request_fields(code: str, class_name: str, schema: dict[str, Any]) -> tuple[FieldSpec, ...]:
     tree = ast.parse(code)
     roots = {
         n.name: b.slice

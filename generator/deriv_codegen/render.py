@@ -20,6 +20,7 @@ from .errors import Problem
 from .ir import ApiIR, WsCall
 from .models import CallModels, FieldSpec
 from .naming import identifier
+from .rest import RestBuild, RestOpView
 
 #: Names the base client uses or will use; a call with one of these names gets a ``_`` suffix.
 RESERVED_METHODS = frozenset({"close", "aclose", "connect", "transport", "call", "stream", "subscribe"})
@@ -83,6 +84,13 @@ class PackageView:
     msg_type_models: list[tuple[str, str, str]]  # (msg_type, module, class)
     rest_operation_count: int
     rest_schema_count: int
+    rest: RestBuild | None = None
+    rest_client_class: str = ""
+    rest_sync_client_class: str = ""
+    rest_base_url: str = ""
+    rest_type_imports: list[str] = field(default_factory=list)
+    otp: RestOpView | None = None
+    otp_url_field: str = ""
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -108,7 +116,9 @@ def _param(f: FieldSpec, used: set[str]) -> ParamView:
     return ParamView(name, f.json_name, annotation, default, omit, f.description)
 
 
-def build_view(ir: ApiIR, models: list[CallModels], config: ApiConfig, package: str) -> PackageView:
+def build_view(
+    ir: ApiIR, models: list[CallModels], config: ApiConfig, package: str, rest: RestBuild | None = None
+) -> PackageView:
     problems: list[Problem] = []
     by_call = {m.call: m for m in models}
     single_msg = {c.msg_types[0]: c.name for c in ir.ws_calls if len(c.msg_types) == 1}
@@ -209,8 +219,27 @@ def build_view(ir: ApiIR, models: list[CallModels], config: ApiConfig, package: 
         msg_type_models=msg_type_models,
         rest_operation_count=len(ir.rest_operations),
         rest_schema_count=len(ir.rest_schemas),
+        rest=rest if rest is not None and rest.ops else None,
+        rest_client_class=config.rest_client_class,
+        rest_sync_client_class=config.rest_sync_client_class,
+        rest_base_url=config.rest_base_url,
+        rest_type_imports=_rest_type_imports(rest),
+        otp=next((op for op in rest.ops if op.key == config.otp_operation), None) if rest else None,
+        otp_url_field=config.otp_url_field,
         problems=problems,
     )
+
+
+def _rest_type_imports(rest: RestBuild | None) -> list[str]:
+    if rest is None:
+        return []
+    names: set[str] = set()
+    known = set(rest.classes)
+    for op in rest.ops:
+        names |= _names_in(op.return_annotation) & known
+        for f in op.body_fields:
+            names |= _names_in(f.annotation) & known
+    return sorted(names)
 
 
 def _local_version(version: str) -> str:
@@ -284,6 +313,11 @@ def render_package(view: PackageView, models: Iterable[CallModels], ir: ApiIR) -
         files[target.format(pkg=view.package)] = env.get_template(template).render(v=view)
     for m in models:
         files[f"{view.package}/models/{m.module}.py"] = m.code
+    if view.rest is not None and view.rest.code is not None:
+        files[f"{view.package}/rest_models.py"] = view.rest.code
+        files[f"{view.package}/rest.py"] = env.get_template("package/rest.py.jinja").render(v=view)
+        if view.otp is not None and view.otp.params:
+            files[f"{view.package}/connect.py"] = env.get_template("package/connect.py.jinja").render(v=view)
     files[f"{view.package}/py.typed"] = ""
     files[f"{view.package}/schemas.json"] = schemas_document(ir)
     if ir.openapi is not None:

@@ -131,24 +131,40 @@ class _Connect(Generic[C]):
     """``async with Client.connect(url) as client:`` - connects, yields the client, closes it."""
 
     def __init__(
-        self, cls: type[C], url: UrlSource, timeout: float | None, strict: bool, options: Any
+        self,
+        cls: type[C],
+        url: UrlSource,
+        timeout: float | None,
+        strict: bool,
+        options: Any,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._cls, self._url, self._timeout, self._strict, self._options = cls, url, timeout, strict, options
+        self._on_close = on_close
         self._client: C | None = None
 
     async def __aenter__(self) -> C:
         from .ws import WebSocketTransport
 
         transport = WebSocketTransport(self._url, **self._options)
-        await transport.connect()
+        try:
+            await transport.connect()
+        except BaseException:
+            if self._on_close is not None:
+                await self._on_close()
+            raise
         self._client = self._cls(transport, timeout=self._timeout, strict=self._strict)
         return self._client
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._client is not None:
-            await self._client.close()
+        try:
+            if self._client is not None:
+                await self._client.close()
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
 
 
 class BaseClient:
@@ -176,6 +192,7 @@ class BaseClient:
         *,
         timeout: float | None = 30.0,
         strict: bool = False,
+        on_close: Callable[[], Awaitable[None]] | None = None,
         **transport_options: Any,
     ) -> _Connect[C]:
         """Connect over a WebSocket: ``async with Client.connect(url) as client: ...``.
@@ -183,7 +200,7 @@ class BaseClient:
         ``url`` may be a callable returning the URL (called on every connect and reconnect).
         ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
         """
-        return _Connect(cls, url, timeout, strict, transport_options)
+        return _Connect(cls, url, timeout, strict, transport_options, on_close)
 
     @property
     def transport(self) -> Transport:

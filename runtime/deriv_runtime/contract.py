@@ -7,6 +7,7 @@ compiled once per call and schema, on first use.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,3 +49,74 @@ def check_response(package: str, info: CallInfo, message: Mapping[str, Any]) -> 
     )
     if errors:
         raise ResponseError(f"{info.name}: the answer breaks its schema: " + "; ".join(errors[:10]))
+
+
+# -- REST: requests and answers checked against the OpenAPI document with openapi-core ----------
+
+
+@functools.cache
+def _openapi(package: str) -> Any:
+    try:
+        from openapi_core import OpenAPI
+    except ImportError:
+        raise ImportError(
+            "strict REST mode validates with openapi-core: pip install 'deriv-codegen[contract]'"
+        ) from None
+    from .schemas import load_openapi
+
+    return OpenAPI.from_dict(dict(load_openapi(package)))
+
+
+class _Request:
+    """An :class:`httpx.Request` as openapi-core's request protocol sees it."""
+
+    def __init__(self, request: Any) -> None:
+        from openapi_core.datatypes import RequestParameters
+        from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+        self._request = request
+        url = request.url
+        self.host_url: str = f"{url.scheme}://{url.netloc.decode()}"
+        self.path: str = url.path
+        self.method = request.method.lower()
+        self.content_type = request.headers.get("content-type", "")
+        self.body = request.content or None
+        query = ImmutableMultiDict(list(url.params.multi_items()))
+        headers = Headers(dict(request.headers))
+        self.parameters = RequestParameters(query=query, header=headers, cookie=ImmutableMultiDict())
+
+    @property
+    def full_url_pattern(self) -> str:
+        return self.host_url + self.path
+
+
+class _Response:
+    def __init__(self, response: Any) -> None:
+        from werkzeug.datastructures import Headers
+
+        self.status_code = response.status_code
+        self.content_type = response.headers.get("content-type", "")
+        self.headers = Headers(dict(response.headers))
+        self.data = response.content or None
+
+
+def check_rest(package: str, request: Any, response: Any) -> None:
+    """Raise :class:`ResponseError` if the exchange breaks the OpenAPI document (openapi-core)."""
+    api = _openapi(package)
+    req = _Request(request)
+    with warnings.catch_warnings():
+        # openapi-core cannot check oauth2 security itself; the client already sent the bearer token.
+        warnings.filterwarnings("ignore", "Unsupported scheme type", UserWarning)
+        problems = [f"request: {_describe(e)}" for e in api.iter_request_errors(req)]
+        problems += [f"response: {_describe(e)}" for e in api.iter_response_errors(req, _Response(response))]
+    if problems:
+        where = f"{request.method} {request.url.path}"
+        raise ResponseError(f"{where}: breaks the OpenAPI contract: " + "; ".join(problems))
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    inner = getattr(exc, "schema_errors", None) or getattr(cause, "schema_errors", None)
+    if inner:
+        return f"{exc}: " + "; ".join(str(getattr(e, "message", e)) for e in inner)
+    return str(exc)

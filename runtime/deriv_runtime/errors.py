@@ -4,6 +4,11 @@
     ├── RequestValidationError      a request broke its schema; nothing was sent
     ├── ResponseError               a message could not be parsed into its typed model
     ├── APIError                    the server answered with its ``error`` object
+    ├── RestError                   a REST call answered with an error status (``.status``, ``.code``)
+    │   ├── BadRequest (400)  Unauthorized (401)  Forbidden (403)  NotFound (404)
+    │   ├── Conflict (409)  UnprocessableEntity (422)
+    │   ├── RateLimited (429)       ``.retry_after`` seconds, when the server says
+    │   └── ServerError (5xx)
     ├── StreamOverflow              a stream's consumer fell behind (policy "fail")
     └── TransportError              the connection failed, closed, or a wait timed out
         ├── ConnectionFailed        could not connect (or reconnect: gave up)
@@ -59,6 +64,57 @@ class APIError(DerivError):
         self.details = dict(details or {})
         self.echo_req = dict(echo_req or {})
         super().__init__(f"{call}: {code}: {message}")
+
+
+class RestError(DerivError):
+    """A REST call answered with an error status; ``code``/``message`` come from the error envelope."""
+
+    status: int = 0
+
+    def __init__(
+        self, operation: str, status: int, code: str, message: str, errors: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = [dict(e) for e in errors]
+        super().__init__(f"{operation}: HTTP {status} {code}: {message}".rstrip(": "))
+
+
+class BadRequest(RestError):
+    status = 400
+
+
+class Unauthorized(RestError):
+    status = 401
+
+
+class Forbidden(RestError):
+    status = 403
+
+
+class NotFound(RestError):
+    status = 404
+
+
+class Conflict(RestError):
+    status = 409
+
+
+class UnprocessableEntity(RestError):
+    status = 422
+
+
+class RateLimited(RestError):
+    """429: ``retry_after`` is the number of seconds the server asked to wait, if it said."""
+
+    status = 429
+    retry_after: float | None = None
+
+
+class ServerError(RestError):
+    status = 500
 
 
 class TransportError(DerivError):

@@ -1,4 +1,4 @@
-"""``python -m deriv_runtime.mock``: serve the mock Deriv WebSocket API until Ctrl-C."""
+"""``python -m deriv_runtime.mock``: serve the mock Deriv APIs (WebSocket, REST, OAuth) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -7,28 +7,39 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import MockServer
 
 DESCRIPTION = """\
-Serve a mock of a Deriv WebSocket API on your machine, for developing and testing offline.
+Serve a mock of the Deriv APIs on your machine, for developing and testing offline.
 
-Every call of a generated client package is answered with data valid against its response schema;
-ticks, ticks_history, proposal, buy/sell, proposal_open_contract, balance and transaction behave
-like the real API (random-walk quotes, a demo account, contracts that settle). The server prints
-its URLs and serves until Ctrl-C.
+WebSocket: every call of a generated client package is answered with data valid against its
+response schema; ticks, ticks_history, proposal, buy/sell, proposal_open_contract, balance and
+transaction behave like the real API (random-walk quotes, a demo account, contracts that settle).
+REST (the package's openapi.json): accounts, OTPs for the WebSocket, demo reset, bulk purchase,
+payment agents, legacy statement...; Deriv-App-ID and Bearer tokens are checked. OAuth 2.0:
+authorization code with PKCE (S256), refresh token rotation. The server prints its URLs and
+serves until Ctrl-C.
 """
 
 EPILOG = """\
 endpoints:
-  .../ws/demo?otp=...   authenticated (any OTP is accepted unless --require-otp)
+  .../ws/demo?otp=...   authenticated (any OTP is accepted unless --require-otp; an OTP from the
+                        REST OTP endpoint opens one connection, on its account)
   .../ws/public         public calls only; the others answer AuthorizationRequired
+  http://...            the REST API (paths as in openapi.json), /oauth2/authorize, /oauth2/token
 
 examples:
   python -m deriv_runtime.mock
   python -m deriv_runtime.mock --port 8765 --tick-interval 0.5 --seed 42
+  python -m deriv_runtime.mock --pat my-token --redirect-uri http://127.0.0.1/oauth/callback
   python -m deriv_runtime.mock --path generated/deriv_options --balance 500
 """
 
@@ -58,6 +69,42 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)"
     )
     parser.add_argument(
+        "--rest-port",
+        type=int,
+        default=None,
+        help="port of the REST API and OAuth server; 0 picks a free one "
+        "(default: the WebSocket port + 1, or 0 with --port 0)",
+    )
+    parser.add_argument("--no-rest", action="store_true", help="serve the WebSocket API only")
+    parser.add_argument(
+        "--pat",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="accept TOKEN as a personal access token (repeatable; default: one is generated and printed)",
+    )
+    parser.add_argument(
+        "--app-id", default=None, help="the registered app (Deriv-App-ID, OAuth client_id; default: 10000)"
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="an OAuth redirect URI of the app (repeatable; default: http://127.0.0.1/callback, "
+        "http://localhost/callback; loopback URIs match on any port)",
+    )
+    parser.add_argument(
+        "--otp-ttl", type=float, default=120.0, metavar="SECONDS", help="OTP lifetime (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--access-token-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="OAuth access token lifetime (default: %(default)s)",
+    )
+    parser.add_argument(
         "--tick-interval",
         type=float,
         default=1.0,
@@ -77,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--require-otp",
         action="store_true",
-        help="refuse authenticated connections without the server's OTP (HTTP 401)",
+        help="refuse authenticated connections without the printed OTP or one from the REST OTP "
+        "endpoint (single use, --otp-ttl) with HTTP 401",
     )
     parser.add_argument(
         "--log-level",
@@ -104,28 +152,51 @@ def _make_importable(package: str, paths: Sequence[str]) -> str | None:
     )
 
 
-async def _serve(args: argparse.Namespace) -> int:
+def _make_server(args: argparse.Namespace, pats: list[str]) -> MockServer:
+    from .deriv import DEFAULT_APP_ID, DEFAULT_REDIRECT_URIS, MockDeriv
     from .server import MockServer
 
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "tick_interval": args.tick_interval,
+        "seed": args.seed,
+        "balance": args.balance,
+        "currency": args.currency,
+        "delay": args.delay,
+        "require_otp": args.require_otp,
+        "otp": "mock-otp",
+        "otp_ttl": args.otp_ttl,
+    }
+    if args.no_rest:
+        return MockServer(args.package, **options)
+    rest_port = args.rest_port
+    if rest_port is None:
+        rest_port = args.port + 1 if args.port else 0
+    return MockDeriv(
+        args.package,
+        rest_port=rest_port,
+        app_id=args.app_id or DEFAULT_APP_ID,
+        redirect_uris=args.redirect_uri or DEFAULT_REDIRECT_URIS,
+        pats=pats,
+        access_token_ttl=args.access_token_ttl,
+        **options,
+    )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from .deriv import MockDeriv
+
+    pats = list(args.pat) or ([] if args.no_rest else [f"mock-pat-{secrets.token_urlsafe(12)}"])
     try:
-        server = MockServer(
-            args.package,
-            host=args.host,
-            port=args.port,
-            tick_interval=args.tick_interval,
-            seed=args.seed,
-            balance=args.balance,
-            currency=args.currency,
-            delay=args.delay,
-            require_otp=args.require_otp,
-        )
+        server = _make_server(args, pats)
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         await server.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
     stop = asyncio.Event()
@@ -134,13 +205,22 @@ async def _serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     schemas = server.schemas
+    rest = f", {len(server.rest.operations)} REST operations" if isinstance(server, MockDeriv) else ""
     print(
-        f"Deriv mock server: {server.package} {schemas.version} ({len(server.calls)} calls), "
+        f"Deriv mock server: {server.package} {schemas.version} ({len(server.calls)} calls{rest}), "
         f"seed {server.seed}, a tick every {server.tick_interval:g} s",
         flush=True,
     )
-    print(f"  authenticated: {server.url}", flush=True)
-    print(f"  public:        {server.public_url}", flush=True)
+    if isinstance(server, MockDeriv):
+        print(f"  REST API:        {server.rest_url}", flush=True)
+        print(f"  OAuth authorize: {server.oauth_authorize_url}", flush=True)
+        print(f"  OAuth token:     {server.oauth_token_url}", flush=True)
+        print(f"  app id:          {server.app_id} (Deriv-App-ID header, OAuth client_id)", flush=True)
+        if not args.pat:
+            print(f"  PAT:             {pats[0]} (Authorization: Bearer ...)", flush=True)
+        print(f"  demo account:    {server.demo_account_id}", flush=True)
+    print(f"  authenticated:   {server.url}", flush=True)
+    print(f"  public:          {server.public_url}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         await stop.wait()

@@ -77,10 +77,13 @@ class Subscription:
         """Once per tick of the server's ticker, whatever the symbols."""
 
     def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        """A buy, sale or settlement on the account."""
+        """A buy, sale or settlement on the connection's account."""
 
     def on_contract_closed(self, conn: Connection, contract: Contract) -> None:
         """A contract was sold or cancelled (settlements arrive through :meth:`on_tick`)."""
+
+    def on_balance(self, conn: Connection) -> None:
+        """The balance changed without a transaction (a demo balance reset)."""
 
 
 class TickStream(Subscription):
@@ -162,10 +165,13 @@ class BalanceStream(Subscription):
     def on_transaction(self, conn: Connection, txn: Transaction) -> None:
         conn.push(self, {"balance": balance_body(conn, self.id)})
 
+    def on_balance(self, conn: Connection) -> None:
+        conn.push(self, {"balance": balance_body(conn, self.id)})
+
 
 class TransactionStream(Subscription):
     def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        account = conn.server.account
+        account = conn.account
         body: dict[str, Any] = {
             "action": txn.action,
             "amount": txn.amount,
@@ -207,7 +213,7 @@ class GenericStream(Subscription):
 
 
 def balance_body(conn: Connection, sub_id: str | None) -> dict[str, Any]:
-    account = conn.server.account
+    account = conn.account
     body: dict[str, Any] = {
         "balance": account.balance,
         "currency": account.currency,
@@ -351,7 +357,7 @@ def proposal(conn: Connection, call: str, request: dict[str, Any]) -> None:
 
 def buy(conn: Connection, call: str, request: dict[str, Any]) -> None:
     server = conn.server
-    account = server.account
+    account = conn.account
     target = str(request[call])
     if target == "1":
         parameters = request.get("parameters")
@@ -384,7 +390,7 @@ def buy(conn: Connection, call: str, request: dict[str, Any]) -> None:
         conn.answer(request, call, {"buy": receipt}, subscription=sub)
     else:
         conn.answer(request, call, {"buy": receipt})
-    server.notify_transaction(txn)
+    server.notify_transaction(txn, conn.account)
 
 
 def _contract_stream(
@@ -405,7 +411,7 @@ def _contract_stream(
 
 def sell(conn: Connection, call: str, request: dict[str, Any]) -> None:
     server = conn.server
-    txn = server.account.sell(int(request[call]), float(request["price"]), server.market.now())
+    txn = conn.account.sell(int(request[call]), float(request["price"]), server.market.now())
     assert txn.contract is not None
     body = {
         "balance_after": txn.balance_after,
@@ -416,12 +422,12 @@ def sell(conn: Connection, call: str, request: dict[str, Any]) -> None:
     }
     conn.answer(request, call, {"sell": body})
     server.notify_contract_closed(txn.contract)
-    server.notify_transaction(txn)
+    server.notify_transaction(txn, conn.account)
 
 
 def cancel(conn: Connection, call: str, request: dict[str, Any]) -> None:
     server = conn.server
-    txn = server.account.cancel(int(request[call]), server.market.now())
+    txn = conn.account.cancel(int(request[call]), server.market.now())
     assert txn.contract is not None
     body = {
         "balance_after": txn.balance_after,
@@ -432,7 +438,7 @@ def cancel(conn: Connection, call: str, request: dict[str, Any]) -> None:
     }
     conn.answer(request, call, {"cancel": body})
     server.notify_contract_closed(txn.contract)
-    server.notify_transaction(txn)
+    server.notify_transaction(txn, conn.account)
 
 
 def _order(contract: Contract, name: str, amount: float | None, now: int) -> dict[str, Any]:
@@ -449,7 +455,7 @@ def _order(contract: Contract, name: str, amount: float | None, now: int) -> dic
 
 def contract_update(conn: Connection, call: str, request: dict[str, Any]) -> None:
     server = conn.server
-    contract = server.account.contract(int(request["contract_id"]))
+    contract = conn.account.contract(int(request["contract_id"]))
     if contract.is_sold or contract.contract_type not in OPEN_ENDED:
         raise MockAPIError(
             "ContractUpdateFailure",
@@ -479,7 +485,7 @@ def contract_update(conn: Connection, call: str, request: dict[str, Any]) -> Non
 
 
 def contract_update_history(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    contract = conn.server.account.contract(int(request["contract_id"]))
+    contract = conn.account.contract(int(request["contract_id"]))
     limit = int(request.get("limit", 500))
     conn.answer(request, call, {"contract_update_history": list(reversed(contract.updates))[:limit]})
 
@@ -498,7 +504,7 @@ def transaction(conn: Connection, call: str, request: dict[str, Any]) -> None:
 
 
 def proposal_open_contract(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    account = conn.server.account
+    account = conn.account
     contract_id = request.get("contract_id")
     contracts = [account.contract(int(contract_id))] if contract_id is not None else account.open_contracts()
     if not contracts:
@@ -515,9 +521,7 @@ def proposal_open_contract(conn: Connection, call: str, request: dict[str, Any])
 def portfolio(conn: Connection, call: str, request: dict[str, Any]) -> None:
     wanted = set(request.get("contract_type") or ())
     contracts = [
-        c.portfolio_entry()
-        for c in conn.server.account.open_contracts()
-        if not wanted or c.contract_type in wanted
+        c.portfolio_entry() for c in conn.account.open_contracts() if not wanted or c.contract_type in wanted
     ]
     conn.answer(request, call, {"portfolio": {"contracts": contracts}})
 
@@ -546,7 +550,7 @@ def _window(request: Mapping[str, Any], items: Iterable[Any], when: Callable[[An
 
 
 def statement(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    account = conn.server.account
+    account = conn.account
     txns = [t for t in reversed(account.transactions) if request.get("action_type") in (None, t.action)]
     txns = _window(request, txns, lambda t: int(t.time))
     offset = int(request.get("offset", 0))
@@ -576,7 +580,7 @@ def statement(conn: Connection, call: str, request: dict[str, Any]) -> None:
 
 
 def profit_table(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    account = conn.server.account
+    account = conn.account
     wanted = set(request.get("contract_type") or ())
     sold = [
         c

@@ -13,6 +13,12 @@ Fixtures:
 * ``mock_package`` - the generated package served (default ``"deriv_options"``); override it.
 * ``mock_server_options`` - keyword arguments for ``MockServer`` (default ``{}``); override it,
   e.g. to return ``{"tick_interval": 0.01, "seed": 7}``.
+* ``mock_deriv`` - a running :class:`~deriv_runtime.mock.MockDeriv`: the WebSocket mock plus the
+  REST API and OAuth server (``mock_deriv.rest_url``, ``.ws_url``, ``.oauth_authorize_url``,
+  ``.oauth_token_url``, ``.app_id``, ``.demo_account_id``, ``.register_pat(...)``,
+  ``.fail_next(...)``...), one per test, on its own thread.
+* ``mock_deriv_options`` - keyword arguments for ``MockDeriv`` (default ``{}``); override it.
+* ``mock_deriv_pat`` - a personal access token (every scope) registered on ``mock_deriv``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .deriv import MockDeriv
     from .server import MockServer
 
 
@@ -51,3 +58,28 @@ def mock_server(mock_package: str, mock_server_options: dict[str, Any]) -> Itera
 def mock_server_url(mock_server: MockServer) -> str:
     """The mock server's authenticated WebSocket URL."""
     return mock_server.url
+
+
+@pytest.fixture
+def mock_deriv_options() -> dict[str, Any]:
+    """Keyword arguments for :class:`MockDeriv` (override to set TTLs, PATs, the tick rate...)."""
+    return {}
+
+
+@pytest.fixture
+def mock_deriv(mock_package: str, mock_deriv_options: dict[str, Any]) -> Iterator[MockDeriv]:
+    """The mock WebSocket + REST + OAuth server, in a background thread for one test."""
+    from .deriv import MockDeriv
+
+    with MockDeriv(mock_package, **mock_deriv_options).run_in_thread() as mock:
+        yield mock
+
+
+@pytest.fixture
+def mock_deriv_pat(mock_deriv: MockDeriv) -> str:
+    """A personal access token with every scope, registered on ``mock_deriv``."""
+    import secrets
+
+    token = f"mock-pat-{secrets.token_urlsafe(12)}"
+    mock_deriv.register_pat(token)
+    return token

@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hmac
 import importlib
 import itertools
 import logging
 import random
 import secrets
 import threading
+import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import field as dataclass_field
+from typing import Any, Generic, Literal, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema_rs
@@ -40,12 +44,13 @@ from websockets.http11 import Request, Response
 from .._redact import RedactingLogger
 from ..calls import CallInfo
 from ..schemas import PackageSchemas, load_schemas
+from ._fingerprint import fingerprint
 from .behaviour import HANDLERS, Subscription, generic
 from .market import Market, SymbolSpec, Tick
 from .synth import Synthesiser, SynthesisError
 from .trading import Account, Contract, MockAPIError, Transaction
 
-__all__ = ["Action", "DropMode", "MockServer", "SubscriptionInfo"]
+__all__ = ["Action", "DropMode", "MockServer", "OtpRecord", "SubscriptionInfo"]
 
 log = logging.getLogger("deriv_runtime.mock")
 
@@ -99,6 +104,34 @@ class SubscriptionInfo:
 
 
 @dataclass(slots=True)
+class OtpRecord:
+    """An OTP the server issued (:meth:`MockServer.issue_otp`), as :attr:`MockServer.otps_issued`
+    reports it. The OTP itself is not kept here: ``fingerprint`` tells OTPs apart."""
+
+    fingerprint: str
+    #: ``"demo"`` or ``"real"``: the only endpoint (``.../ws/<kind>``) it opens.
+    kind: str
+    #: The account its connection trades on (``None``: the server's default account).
+    account_id: str | None
+    #: Epoch seconds.
+    issued_at: float
+    expires_at: float
+    #: When it opened its connection (epoch seconds); ``None`` while unused.
+    used_at: float | None = None
+    #: Handshakes refused because it was already used, expired or for the other endpoint.
+    refusals: int = 0
+    _deadline: float = dataclass_field(default=0.0, repr=False)  # time.monotonic()
+
+    @property
+    def used(self) -> bool:
+        return self.used_at is not None
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+
+@dataclass(slots=True)
 class _Out:
     data: str | bytes
     stream: bool
@@ -131,6 +164,12 @@ def _is_public(path: str) -> bool:
     return urlsplit(path).path.rstrip("/").endswith("/public")
 
 
+def _endpoint_kind(path: str) -> str | None:
+    """``"demo"`` / ``"real"`` for ``.../ws/demo`` / ``.../ws/real``, else ``None``."""
+    last = urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1]
+    return last if last in ("demo", "real") else None
+
+
 def _derive_calls(schemas: PackageSchemas) -> dict[str, CallInfo]:
     calls = {}
     for name, pair in schemas.calls.items():
@@ -149,11 +188,15 @@ def _derive_calls(schemas: PackageSchemas) -> dict[str, CallInfo]:
 class Connection:
     """One client connection: its subscriptions, proposals, outgoing queue and fault state."""
 
-    def __init__(self, server: MockServer, ws: ServerConnection, number: int, path: str) -> None:
+    def __init__(
+        self, server: MockServer, ws: ServerConnection, number: int, path: str, account: Account
+    ) -> None:
         self.server = server
         self.ws = ws
         self.number = number
         self.path = path
+        #: The account this connection trades on (the one its OTP was issued for).
+        self.account = account
         self.authorised = not _is_public(path)
         self.subscriptions: dict[str, Subscription] = {}
         self._keys: dict[str, str] = {}
@@ -416,11 +459,16 @@ class MockServer:
     ``package`` is a generated client package (its ``schemas.json`` and ``CALLS``). The server
     listens on ``host``:``port`` (0: any free port), ticks every ``tick_interval`` seconds (``None``:
     only when :meth:`step` is called), and is
-    deterministic for a ``seed``. The account starts with ``balance`` ``currency``.
+    deterministic for a ``seed``. The default (demo) account :attr:`account`, ``loginid``, starts
+    with ``balance`` ``currency``; more accounts can be added (:meth:`add_account`), each
+    connection trades on one of them.
 
     Connections to ``.../public`` are unauthenticated (calls that need auth answer
     ``AuthorizationRequired``); any other path is authenticated. With ``require_otp``, those need
-    ``?otp=`` with :attr:`otp` or a one-time OTP from :meth:`issue_otp`, else HTTP 401.
+    ``?otp=`` with :attr:`otp` (a reusable master OTP; ``None``: none) or an OTP from
+    :meth:`issue_otp`, which opens one connection, once, to its endpoint (demo or real), within
+    ``otp_ttl`` seconds; else the handshake is refused with HTTP 401. An issued OTP binds its
+    connection to its account (without ``require_otp`` too).
 
     Every outgoing message is checked against its response schema when ``check_responses`` is on;
     problems are logged and collected in :attr:`schema_problems`.
@@ -437,8 +485,9 @@ class MockServer:
         balance: float = 10000.0,
         currency: str = "USD",
         loginid: str = "VRTC90000001",
-        otp: str = "mock-otp",
+        otp: str | None = "mock-otp",
         require_otp: bool = False,
+        otp_ttl: float = 120.0,
         check_responses: bool = True,
         symbols: Mapping[str, SymbolSpec] | None = None,
         delay: float = 0.0,
@@ -461,6 +510,8 @@ class MockServer:
         self.seed = seed
         self.otp = otp
         self.require_otp = require_otp
+        #: Seconds an issued OTP stays valid (:meth:`issue_otp`).
+        self.otp_ttl = otp_ttl
         self.check_responses = check_responses
         self.ping_interval = ping_interval
         self.close_timeout = close_timeout
@@ -470,9 +521,15 @@ class MockServer:
 
         self.market = Market(seed, dict(symbols) if symbols else None)
         self.account = Account(balance=balance, currency=currency, loginid=loginid)
+        #: Every account by id (loginid); :attr:`account` is the default one.
+        self.accounts: dict[str, Account] = {loginid: self.account}
+        self._account_numbers = itertools.count(2)
         self.synthesiser = Synthesiser(random.Random(f"{seed}:synth"), now=self.market.now)  # noqa: S311
         self._ids = random.Random(f"{seed}:ids")  # noqa: S311
-        self._otps: set[str] = set()
+        self._otps: dict[str, OtpRecord] = {}
+        self._handshake_accounts: weakref.WeakKeyDictionary[ServerConnection, Account] = (
+            weakref.WeakKeyDictionary()
+        )
 
         # Fault knobs (plain attributes; read on every use).
         #: Seconds to wait before answering each request.
@@ -499,6 +556,8 @@ class MockServer:
         self.schema_problems: list[str] = []
         #: Messages dropped because a client's outgoing queue was full.
         self.dropped_messages = 0
+        #: Every OTP issued (:meth:`issue_otp`), oldest first; see also :attr:`otps_used`.
+        self.otps_issued: list[OtpRecord] = []
 
         self._connections: dict[int, Connection] = {}
         self._numbers = itertools.count(1)
@@ -516,7 +575,7 @@ class MockServer:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> MockServer:
+    async def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("the mock server is already running")
         self._loop = asyncio.get_running_loop()
@@ -558,14 +617,14 @@ class MockServer:
         self._loop_thread = None
         log.info("mock %s stopped", self.package)
 
-    async def __aenter__(self) -> MockServer:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     @contextlib.contextmanager
-    def run_in_thread(self, *, timeout: float = 30.0) -> Iterator[MockServer]:
+    def run_in_thread(self, *, timeout: float = 30.0) -> Iterator[Self]:
         """Run the server on its own event loop in a daemon thread, for sync code and scripts::
 
         with MockServer(tick_interval=0.05).run_in_thread() as server:
@@ -624,11 +683,17 @@ class MockServer:
 
     @property
     def url(self) -> str:
-        """The authenticated (demo) endpoint, with :attr:`otp`: what the OTP REST call would return."""
+        """The authenticated (demo) endpoint, with :attr:`otp`: what the OTP REST call would return.
+
+        Without a master OTP (``otp=None``), each read issues a fresh one-time OTP."""
+        if self.otp is None:
+            return self.issue_otp("demo")
         return f"{self.base_url}{WS_PREFIX}/demo?otp={self.otp}"
 
     @property
     def real_url(self) -> str:
+        if self.otp is None:
+            return self.issue_otp("real")
         return f"{self.base_url}{WS_PREFIX}/real?otp={self.otp}"
 
     @property
@@ -636,11 +701,74 @@ class MockServer:
         """The unauthenticated endpoint (public calls only)."""
         return f"{self.base_url}{WS_PREFIX}/public"
 
-    def issue_otp(self, account: Literal["demo", "real"] = "demo") -> str:
-        """A URL with a fresh one-time OTP (checked when ``require_otp`` is on)."""
-        otp = secrets.token_urlsafe(16)
-        self._otps.add(otp)
-        return f"{self.base_url}{WS_PREFIX}/{account}?otp={otp}"
+    def issue_otp(
+        self,
+        account: Literal["demo", "real"] = "demo",
+        *,
+        account_id: str | None = None,
+        ttl: float | None = None,
+    ) -> str:
+        """A WebSocket URL with a fresh OTP: it opens one connection, once, to the ``account``
+        endpoint (``.../ws/demo`` or ``.../ws/real``), within ``ttl`` seconds (:attr:`otp_ttl`).
+
+        With ``account_id``, the endpoint is that account's type and the connection trades on it.
+        Checked when ``require_otp`` is on; the OTP is recorded in :attr:`otps_issued` by fingerprint.
+        """
+        kind: str = account
+        if account_id is not None:
+            target = self.accounts.get(account_id)
+            if target is None:
+                raise KeyError(f"no account {account_id!r} on this mock server")
+            kind = target.account_type
+        if kind not in ("demo", "real"):
+            raise ValueError(f"account must be 'demo' or 'real', not {kind!r}")
+        lifetime = self.otp_ttl if ttl is None else ttl
+        otp = secrets.token_urlsafe(24)
+        now = time.time()
+        record = OtpRecord(
+            fingerprint(otp), kind, account_id, now, now + lifetime, _deadline=time.monotonic() + lifetime
+        )
+        self._prune_otps()
+        self._otps[otp] = record
+        self.otps_issued.append(record)
+        return f"{self.base_url}{WS_PREFIX}/{kind}?otp={otp}"
+
+    @property
+    def otps_used(self) -> list[OtpRecord]:
+        """The issued OTPs that opened their connection."""
+        return [r for r in self.otps_issued if r.used]
+
+    def _prune_otps(self) -> None:
+        if len(self._otps) < 256:
+            return
+        for otp, record in list(self._otps.items()):
+            if record.expired:
+                del self._otps[otp]
+
+    def add_account(
+        self,
+        account_type: Literal["demo", "real"] = "demo",
+        *,
+        currency: str = "USD",
+        group: str = "row",
+        balance: float | None = None,
+        account_id: str | None = None,
+    ) -> Account:
+        """Open another account (a demo one starts with the default account's starting balance, a
+        real one with 0). Its id is ``DOT9000000n`` (demo) or ``ROT9000000n`` (real) unless given."""
+        if account_id is None:
+            prefix = "DOT" if account_type == "demo" else "ROT"
+            while account_id is None or account_id in self.accounts:
+                account_id = f"{prefix}{90000000 + next(self._account_numbers)}"
+        elif account_id in self.accounts:
+            raise ValueError(f"account {account_id!r} already exists")
+        if balance is None:
+            balance = self.account.starting_balance if account_type == "demo" else 0.0
+        created = Account(
+            balance=balance, currency=currency, loginid=account_id, account_type=account_type, group=group
+        )
+        self.accounts[account_id] = created
+        return created
 
     # -- observability ------------------------------------------------------------------------
 
@@ -854,10 +982,23 @@ class MockServer:
             message.pop(key, None)
         return message
 
-    def notify_transaction(self, txn: Transaction) -> None:
+    def notify_transaction(self, txn: Transaction, account: Account | None = None) -> None:
+        """Tell the streams of every connection on ``account`` (default: :attr:`account`)."""
+        target = self.account if account is None else account
         for conn in list(self._connections.values()):
+            if conn.account is not target:
+                continue
             for sub in list(conn.subscriptions.values()):
                 sub.on_transaction(conn, txn)
+
+    def notify_balance(self, account: Account | None = None) -> None:
+        """The balance of ``account`` changed without a transaction (e.g. a demo reset)."""
+        target = self.account if account is None else account
+        for conn in list(self._connections.values()):
+            if conn.account is not target:
+                continue
+            for sub in list(conn.subscriptions.values()):
+                sub.on_balance(conn)
 
     def notify_contract_closed(self, contract: Contract) -> None:
         for conn in list(self._connections.values()):
@@ -901,7 +1042,8 @@ class MockServer:
         """One tick of the market (the ticker calls this every ``tick_interval``)."""
         conns = list(self._connections.values())
         symbols = {s.symbol for c in conns for s in c.subscriptions.values() if s.symbol is not None}
-        symbols |= {c.symbol for c in self.account.open_contracts()}
+        accounts = list(self.accounts.values())
+        symbols |= {c.symbol for a in accounts for c in a.open_contracts()}
         ticks: list[Tick] = []
         if symbols:
             epoch = self.market.next_epoch()
@@ -909,13 +1051,13 @@ class MockServer:
         else:
             epoch = self.market.now()
         for tick in ticks:
-            settled = self.account.on_tick(tick)
+            settled = [(account, txn) for account in accounts for txn in account.on_tick(tick)]
             for conn in conns:
                 for sub in list(conn.subscriptions.values()):
                     if sub.symbol == tick.symbol:
                         sub.on_tick(conn, tick)
-            for txn in settled:
-                self.notify_transaction(txn)
+            for account, txn in settled:
+                self.notify_transaction(txn, account)
         for conn in conns:
             for sub in list(conn.subscriptions.values()):
                 sub.on_clock(conn, epoch)
@@ -928,16 +1070,60 @@ class MockServer:
         if self.refuse_handshake:
             log.info("mock: refusing a handshake on %s (refuse_handshake)", _redact(request.path))
             return connection.respond(self.refuse_status, "Service unavailable (mock: refuse_handshake)\n")
-        if self.require_otp and not _is_public(request.path):
-            otp = (parse_qs(urlsplit(request.path).query).get("otp") or [""])[0]
-            if otp != self.otp and otp not in self._otps:
-                return connection.respond(401, "Invalid or expired OTP\n")
-            self._otps.discard(otp)
+        if _is_public(request.path):
+            return None
+        otp = (parse_qs(urlsplit(request.path).query).get("otp") or [""])[0]
+        record = self._otps.get(otp) if otp else None
+        if record is not None:
+            kind = _endpoint_kind(request.path)
+            problem = None
+            if record.used:
+                problem = "this OTP was already used"
+            elif record.expired:
+                problem = "this OTP has expired"
+            elif kind is not None and kind != record.kind:
+                problem = f"this OTP is for the {record.kind} endpoint"
+            if problem is None:
+                record.used_at = time.time()
+                account = self.accounts.get(record.account_id) if record.account_id else None
+                if account is not None:
+                    self._handshake_accounts[connection] = account
+                return None
+            record.refusals += 1
+            if self.require_otp:
+                return self._refuse(connection, request, problem)
+            return None
+        if self.require_otp and (self.otp is None or not hmac.compare_digest(otp, self.otp)):
+            return self._refuse(connection, request, "a valid OTP is required" if otp else "no OTP")
         return None
+
+    def _refuse(self, connection: ServerConnection, request: Request, problem: str) -> Response:
+        """HTTP 401 in the API's error envelope (the ``Error`` schema of the WebSocket endpoints)."""
+        log.info("mock: refusing a handshake on %s: %s", _redact(request.path), problem)
+        body = {
+            "errors": [
+                {"status": 401, "code": "Unauthorized", "message": f"Invalid or expired OTP: {problem}"}
+            ],
+            "meta": {"endpoint": _redact(request.path), "method": "GET", "timing": 0},
+        }
+        response = connection.respond(401, orjson.dumps(body).decode())
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    def _account_for(self, ws: ServerConnection, path: str) -> Account:
+        account = self._handshake_accounts.pop(ws, None)
+        if account is not None:
+            return account
+        if _endpoint_kind(path) == "real":
+            for candidate in self.accounts.values():
+                if candidate.account_type == "real":
+                    return candidate
+        return self.account
 
     async def _handle(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else "/"
-        conn = Connection(self, ws, next(self._numbers), path)
+        conn = Connection(self, ws, next(self._numbers), path, self._account_for(ws, path))
         self._connections[conn.number] = conn
         self.total_connections += 1
         if self._drop_new is not None:

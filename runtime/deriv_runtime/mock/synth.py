@@ -1,6 +1,7 @@
 """Schema-driven synthesis of JSON values: a valid instance of a JSON schema, deterministic per seed.
 
-Handles what the Deriv schemas use (and a little more): ``$ref`` (local), ``type`` (one or a list),
+Handles what the Deriv schemas use (and a little more): ``$ref`` (local; an OpenAPI schema works
+when the document's ``components`` sit beside it at the root), ``type`` (one or a list),
 ``enum``, ``const``, ``properties``/``required``/``additionalProperties``, ``items`` (one schema or
 a tuple), ``minItems``/``maxItems``/``uniqueItems``, ``oneOf``/``anyOf``/``allOf``, ``minimum``/
 ``maximum`` (draft-04 boolean and draft-06 numeric exclusive bounds), ``multipleOf``,
@@ -215,7 +216,8 @@ class Synthesiser:
         self.max_items = max_items
         self.hints: dict[str, Any] = {**DEFAULT_HINTS, **(hints or {})}
         self.now = now or (lambda: int(time.time()))
-        self._validators: dict[tuple[int, int], Any] = {}
+        # Keyed by identity; each entry keeps its schema and root alive, so an id is never reused.
+        self._validators: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], Any]] = {}
         self._root: Mapping[str, Any] = {}
 
     # -- public -------------------------------------------------------------------------------
@@ -251,19 +253,20 @@ class Synthesiser:
 
     def _validator(self, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
         key = (id(schema), id(root))
-        validator = self._validators.get(key)
-        if validator is None:
-            if schema is root:
-                document: Mapping[str, Any] = schema
-            else:
-                document = dict(schema)
-                for section in ("definitions", "$defs"):
-                    if section in root and section not in document:
-                        document[section] = root[section]
-                if "$schema" in root:
-                    document["$schema"] = root["$schema"]
-            validator = jsonschema_rs.validator_for(dict(document))
-            self._validators[key] = validator
+        entry = self._validators.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is root:
+            return entry[2]
+        if schema is root:
+            document: Mapping[str, Any] = schema
+        else:
+            document = dict(schema)
+            for section in ("definitions", "$defs", "components"):  # components: OpenAPI documents
+                if section in root and section not in document:
+                    document[section] = root[section]
+            if "$schema" in root:
+                document["$schema"] = root["$schema"]
+        validator = jsonschema_rs.validator_for(dict(document))
+        self._validators[key] = (schema, root, validator)
         return validator
 
     def _fits(self, value: Any, schema: Mapping[str, Any]) -> bool:

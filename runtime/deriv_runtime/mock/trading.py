@@ -550,16 +550,36 @@ class Contract:
 
 
 class Account:
-    """One trading account: balance, contracts, transactions. Shared by every connection."""
+    """One trading account: balance, contracts, transactions. Shared by every connection to it."""
 
-    def __init__(self, *, balance: float, currency: str, loginid: str) -> None:
+    def __init__(
+        self,
+        *,
+        balance: float,
+        currency: str,
+        loginid: str,
+        account_type: str = "demo",
+        group: str = "row",
+        status: str = "active",
+    ) -> None:
         self.balance = _money(balance)
         self.currency = currency
         self.loginid = loginid
+        #: ``"demo"`` or ``"real"``: which WebSocket endpoint (``.../ws/demo``, ``.../ws/real``) serves it.
+        self.account_type = account_type
+        self.group = group
+        self.status = status
+        #: What :meth:`reset_balance` restores.
+        self.starting_balance = self.balance
         self.contracts: dict[int, Contract] = {}
         self.transactions: list[Transaction] = []
         self._next_contract_id = 250_000_000_001
         self._next_transaction_id = 500_000_000_001
+
+    def reset_balance(self) -> float:
+        """Back to :attr:`starting_balance` (the demo reset); open contracts are left alone."""
+        self.balance = self.starting_balance
+        return self.balance
 
     def _transaction_id(self) -> int:
         value = self._next_transaction_id

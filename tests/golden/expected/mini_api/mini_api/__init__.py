@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from ._calls import CALLS, MSG_TYPES
     from .client import MiniClient
+    from .rest import MiniRestClient, MiniRestSyncClient
     from .sync_client import MiniSyncClient
 
 #: Upstream bundle this package was generated from.
@@ -33,6 +34,8 @@ _EXPORTS: Final = {
     "MSG_TYPES": "._calls",
     "MiniClient": ".client",
     "MiniSyncClient": ".sync_client",
+    "MiniRestClient": ".rest",
+    "MiniRestSyncClient": ".rest",
 }
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
     "SOURCE_VERSION",
     "MiniClient",
     "MiniSyncClient",
+    "MiniRestClient",
+    "MiniRestSyncClient",
 ]
 
 

@@ -1,0 +1,138 @@
+"""Authentication for the Deriv REST and WebSocket clients: PATs, OAuth 2.0 with PKCE, token storage.
+
+Two kinds of credential implement :class:`Credentials` (what the REST client asks for a bearer
+token before each request, and tells about a 401):
+
+* :class:`PersonalAccessToken`: a token from the Deriv dashboard, for scripts and bots;
+* :class:`OAuthCredentials`: the authorization code flow with PKCE (S256) for apps acting for
+  other users, with refresh on expiry or on 401, one refresh for any number of concurrent callers,
+  and the rotated tokens saved (:class:`FileTokenStore`, :class:`MemoryTokenStore`) before use.
+
+The flow, for a CLI or desktop app::
+
+    from deriv_runtime.auth import (LoopbackRedirect, OAuthClient, OAuthConfig, FileTokenStore,
+                                    begin_authorization)
+
+    async with LoopbackRedirect(port=8765) as listener:
+        config = OAuthConfig(client_id="1234", redirect_uri=listener.redirect_uri)
+        request = begin_authorization(config, ["trade"])
+        webbrowser.open(request.url)
+        code = request.complete(await listener.wait())        # state checked here, nothing sent yet
+    client = OAuthClient(config, FileTokenStore("~/.config/mybot/tokens.json"))
+    tokens = await client.exchange(code)                       # PKCE verifier sent, tokens saved
+    credentials = client.credentials(tokens)                   # give this to the REST client
+
+Every secret (PAT, tokens, code, verifier, client secret) is held as a :class:`Secret`, which
+never shows its value in ``repr``/``str``/logs; nothing here logs a secret, a request body or a
+URL query, and no exception message contains one. Credentials travel over https only
+(:func:`require_secure`; ``http://`` to loopback hosts for local servers), with TLS verification
+always on.
+
+Why no OAuth library (authlib, oauthlib, requests-oauthlib): the protocol part is small (PKCE is
+a SHA-256 and base64url; the two grants are two form POSTs; the callback check is a constant-time
+comparison), while what matters most in a trading client is what those libraries leave to the
+caller: one refresh shared by concurrent sync *and* async callers, rotated tokens persisted before
+anyone uses them, and secrets that cannot leak through ``repr``, logs or exception text (their
+tokens are plain dicts and strings). A dependency would add supply-chain surface and its own
+logging for little code saved. httpx, already a runtime dependency, does the HTTP; the loopback
+listener uses ``http.server``. Importing this package loads neither httpx nor any submodule:
+names are resolved on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .authorize import AuthorizationCode, AuthorizationRequest, CallbackParams, begin_authorization
+    from .config import OAuthConfig
+    from .credentials import Credentials, PersonalAccessToken, authorization_header
+    from .errors import (
+        AuthError,
+        InsecureTransportError,
+        OAuthError,
+        OAuthStateError,
+        OAuthTimeout,
+        TokenStoreError,
+    )
+    from .loopback import LoopbackRedirect
+    from .oauth import OAuthClient, OAuthCredentials
+    from .pkce import PKCE, challenge_s256
+    from .secret import Secret, SecretLike
+    from .secure import is_loopback_host, require_secure
+    from .tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore
+
+_EXPORTS: dict[str, str] = {
+    "AuthorizationCode": ".authorize",
+    "AuthorizationRequest": ".authorize",
+    "CallbackParams": ".authorize",
+    "begin_authorization": ".authorize",
+    "OAuthConfig": ".config",
+    "Credentials": ".credentials",
+    "PersonalAccessToken": ".credentials",
+    "authorization_header": ".credentials",
+    "AuthError": ".errors",
+    "InsecureTransportError": ".errors",
+    "OAuthError": ".errors",
+    "OAuthStateError": ".errors",
+    "OAuthTimeout": ".errors",
+    "TokenStoreError": ".errors",
+    "LoopbackRedirect": ".loopback",
+    "OAuthClient": ".oauth",
+    "OAuthCredentials": ".oauth",
+    "PKCE": ".pkce",
+    "challenge_s256": ".pkce",
+    "Secret": ".secret",
+    "SecretLike": ".secret",
+    "is_loopback_host": ".secure",
+    "require_secure": ".secure",
+    "FileTokenStore": ".tokens",
+    "MemoryTokenStore": ".tokens",
+    "TokenSet": ".tokens",
+    "TokenStore": ".tokens",
+}
+
+__all__ = [
+    "PKCE",
+    "AuthError",
+    "AuthorizationCode",
+    "AuthorizationRequest",
+    "CallbackParams",
+    "Credentials",
+    "FileTokenStore",
+    "InsecureTransportError",
+    "LoopbackRedirect",
+    "MemoryTokenStore",
+    "OAuthClient",
+    "OAuthConfig",
+    "OAuthCredentials",
+    "OAuthError",
+    "OAuthStateError",
+    "OAuthTimeout",
+    "PersonalAccessToken",
+    "Secret",
+    "SecretLike",
+    "TokenSet",
+    "TokenStore",
+    "TokenStoreError",
+    "authorization_header",
+    "begin_authorization",
+    "challenge_s256",
+    "is_loopback_host",
+    "require_secure",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

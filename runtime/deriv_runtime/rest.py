@@ -1,0 +1,320 @@
+"""Base classes of the generated REST clients (async and sync twins over one shared core).
+
+A generated method gathers its path, query and body arguments and calls ``_request`` with the
+operation's :class:`RestOperation`. This module adds ``Deriv-App-ID`` where the operation declares
+it, the bearer token where the operation needs auth (refreshing once on a 401), refuses plain
+``http://`` for authenticated calls except on loopback, maps error statuses to typed exceptions
+(:class:`~deriv_runtime.errors.RestError` and its subclasses) and parses success answers into
+the operation's response model. TLS verification is httpx's default and is never turned off here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import orjson
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from ._redact import redact_url
+from .auth.credentials import authorization_header
+from .auth.secure import is_loopback_host
+
+if TYPE_CHECKING:
+    from .auth import Credentials
+from .errors import (
+    BadRequest,
+    CallTimeout,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    RequestValidationError,
+    ResponseError,
+    RestError,
+    ServerError,
+    TransportError,
+    Unauthorized,
+    UnprocessableEntity,
+)
+
+T = TypeVar("T")
+_ERRORS: dict[int, type[RestError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: UnprocessableEntity,
+    429: RateLimited,
+}
+
+
+@dataclass(frozen=True)
+class RestOperation:
+    name: str  # the method name
+    method: str
+    path: str
+    needs_auth: bool
+    app_id_header: str | None
+    #: status -> response model (``None``: no body) for the success statuses.
+    responses: Mapping[str, type[BaseModel] | None]
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def encode_body(
+    op: RestOperation, body_type: type[BaseModel] | None, body: Mapping[str, Any] | None
+) -> bytes | None:
+    if body is None or body_type is None:
+        return None
+    try:
+        model = body_type.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(op.name, exc.errors(include_input=False, include_url=False)) from None
+    return orjson.dumps(_reveal(model.model_dump(by_alias=True, exclude_unset=True)))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def raise_for_status(op: RestOperation, response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    errors: list[Mapping[str, Any]] = []
+    code, message = "", response.reason_phrase
+    try:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        items = payload.get("errors")
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            errors = [e for e in items if isinstance(e, dict)]
+            code = str(errors[0].get("code", ""))
+            message = str(errors[0].get("message", message))
+        elif isinstance(payload.get("error"), str):
+            code, message = payload["error"], str(payload.get("error_description", message))
+    cls = _ERRORS.get(status, ServerError if status >= 500 else RestError)
+    error = cls(op.name, status, code or f"HTTP{status}", message, errors)
+    if isinstance(error, RateLimited):
+        error.retry_after = _retry_after(response)
+    error.status = status
+    raise error
+
+
+def parse_answer(op: RestOperation, response: httpx.Response) -> Any:
+    raise_for_status(op, response)
+    model = op.responses.get(str(response.status_code))
+    if model is None:
+        if str(response.status_code) not in op.responses and op.responses:
+            model = next((m for m in op.responses.values() if m is not None), None)
+        if model is None:
+            return None
+    try:
+        if "json" not in response.headers.get("content-type", "application/json"):
+            return model.model_validate(response.text)  # e.g. a plain-text health answer
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ResponseError(f"{op.name}: cannot read the HTTP {response.status_code} answer: {exc}") from None
+
+
+class _RestCore:
+    _schema_package: str = ""
+    _default_base_url: str = ""
+
+    def __init__(
+        self,
+        *,
+        app_id: str | None = None,
+        credentials: Credentials | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        strict: bool = False,
+    ) -> None:
+        url = httpx.URL(base_url or self._default_base_url)
+        if url.scheme not in ("https", "http"):
+            raise ValueError(f"base_url must be an http(s) URL, not {redact_url(str(url))}")
+        if url.scheme == "http" and credentials is not None and not is_loopback_host(url.host):
+            raise TransportError(
+                f"refusing to send credentials over plain http to {url.host}: use https (http: loopback only)"
+            )
+        self.base_url = url
+        self.app_id = app_id
+        self.credentials = credentials
+        self.timeout = timeout
+        self.strict = strict
+
+    def __repr__(self) -> str:
+        auth = type(self.credentials).__name__ if self.credentials is not None else "no credentials"
+        return f"{type(self).__name__}({self.base_url}, app_id={self.app_id!r}, {auth})"
+
+    def _prepare(
+        self,
+        op: RestOperation,
+        path_params: Mapping[str, Any],
+        query: Mapping[str, Any],
+        body_type: type[BaseModel] | None,
+        body: Mapping[str, Any] | None,
+    ) -> tuple[str, dict[str, Any], dict[str, str], bytes | None]:
+        path = op.path
+        for name, value in path_params.items():
+            path = path.replace("{" + name + "}", httpx.URL("/" + str(value)).raw_path.decode()[1:])
+        params = {k: v for k, v in query.items() if v is not None}
+        headers = {"Accept": "application/json"}
+        if op.app_id_header:
+            if not self.app_id:
+                raise ValueError(f"{op.name} needs your app id: pass app_id=... to the client")
+            headers[op.app_id_header] = self.app_id
+        content = encode_body(op, body_type, body)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        if op.needs_auth and self.credentials is None:
+            raise ValueError(f"{op.name} needs authentication: pass credentials (a token) to the client")
+        return path, params, headers, content
+
+    def _check_contract(self, request: httpx.Request, response: httpx.Response) -> None:
+        if self.strict and self._schema_package:
+            from .contract import check_rest
+
+            check_rest(self._schema_package, request, response)
+
+
+class AsyncRestClient(_RestCore):
+    """Async REST client over :class:`httpx.AsyncClient` (one connection pool per client)."""
+
+    def __init__(self, *, http: httpx.AsyncClient | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self._http = http or httpx.AsyncClient(timeout=self.timeout)
+        self._owns_http = http is None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self: T) -> T:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _request(
+        self,
+        op: RestOperation,
+        path_params: Mapping[str, Any],
+        query: Mapping[str, Any],
+        body_type: type[BaseModel] | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        path, params, headers, content = self._prepare(op, path_params, query, body_type, body)
+        for attempt in (1, 2):
+            token = await self.credentials.bearer() if op.needs_auth and self.credentials else None
+            if token is not None:
+                headers["Authorization"] = authorization_header(token)
+            request = self._http.build_request(
+                op.method,
+                self.base_url.join(path),
+                params=params,
+                headers=headers,
+                content=content,
+                timeout=timeout or self.timeout,
+            )
+            try:
+                response = await self._http.send(request)
+            except httpx.TimeoutException:
+                raise CallTimeout(f"{op.name}: no answer within {timeout or self.timeout} s") from None
+            except httpx.TransportError as exc:
+                raise TransportError(
+                    f"{op.name}: {type(exc).__name__} talking to {self.base_url.host}"
+                ) from None
+            if response.status_code == 401 and token is not None and attempt == 1 and self.credentials:
+                await self.credentials.invalidate(token)  # refreshes, once for all callers
+                if await self.credentials.bearer() != token:
+                    continue  # a fresh token: try once more
+            self._check_contract(request, response)
+            return parse_answer(op, response)
+        raise AssertionError("unreachable")
+
+
+class SyncRestClient(_RestCore):
+    """Blocking REST client over :class:`httpx.Client`."""
+
+    def __init__(self, *, http: httpx.Client | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self._http = http or httpx.Client(timeout=self.timeout)
+        self._owns_http = http is None
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _request(
+        self,
+        op: RestOperation,
+        path_params: Mapping[str, Any],
+        query: Mapping[str, Any],
+        body_type: type[BaseModel] | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        path, params, headers, content = self._prepare(op, path_params, query, body_type, body)
+        for attempt in (1, 2):
+            token = self.credentials.bearer_sync() if op.needs_auth and self.credentials else None
+            if token is not None:
+                headers["Authorization"] = authorization_header(token)
+            request = self._http.build_request(
+                op.method,
+                self.base_url.join(path),
+                params=params,
+                headers=headers,
+                content=content,
+                timeout=timeout or self.timeout,
+            )
+            try:
+                response = self._http.send(request)
+            except httpx.TimeoutException:
+                raise CallTimeout(f"{op.name}: no answer within {timeout or self.timeout} s") from None
+            except httpx.TransportError as exc:
+                raise TransportError(
+                    f"{op.name}: {type(exc).__name__} talking to {self.base_url.host}"
+                ) from None
+            if response.status_code == 401 and token is not None and attempt == 1 and self.credentials:
+                self.credentials.invalidate_sync(token)
+                if self.credentials.bearer_sync() != token:
+                    continue
+            self._check_contract(request, response)
+            return parse_answer(op, response)
+        raise AssertionError("unreachable")
