@@ -119,7 +119,7 @@ def test_every_operation_async_and_sync(mock: MockDeriv) -> None:
     untested = (
         set(_operations())
         - covered
-        - {
+        - {  # need a verification code first: test_payment_agent_operations_async_and_sync
             "payment_agent_transfer",
             "payment_agent_withdraw",
             "payment_agent_withdraw_verification_code",
@@ -392,3 +392,67 @@ def test_canary_secrets_never_reach_logs_reprs_or_errors(
     for canary in (PAT, otp_secret):
         assert not [t for t in texts if canary in t]
         assert not [m for m in logged if canary in m]
+
+
+def test_payment_agent_operations_async_and_sync(mock: MockDeriv) -> None:
+    from deriv_options import OptionsRestClient, OptionsRestSyncClient
+    from deriv_options.rest_models import (
+        PaymentAgentTransferData,
+        PaymentAgentWithdrawData,
+        PaymentAgentWithdrawVerificationCodeData,
+    )
+
+    credentials = PersonalAccessToken(PAT)
+    agent = 1001
+    mock.rest.verification_code_interval = 0  # the mock otherwise rate-limits codes as the API does
+
+    def withdraw_sync(api: Any, request_id: str) -> None:
+        api.payment_agent_withdraw_verification_code(
+            data=PaymentAgentWithdrawVerificationCodeData(agent_id=agent, amount="50.00", currency="USD")
+        )
+        code = mock.rest.last_verification_code
+        assert code is not None
+        answer = api.payment_agent_withdraw(
+            data=PaymentAgentWithdrawData(
+                agent_id=agent, amount="50.00", currency="USD", verification_code=code, request_id=request_id
+            )
+        )
+        assert answer.data is not None
+        status = api.get_payment_agent_withdrawal(request_id=request_id)
+        assert status.data is not None
+
+    with OptionsRestSyncClient(
+        app_id=APP_ID, credentials=credentials, base_url=mock.rest_url, strict=True
+    ) as api:
+        withdraw_sync(api, "req-sync-0001")
+
+    async def async_side() -> None:
+        async with OptionsRestClient(
+            app_id=APP_ID, credentials=credentials, base_url=mock.rest_url, strict=True
+        ) as api:
+            await api.payment_agent_withdraw_verification_code(
+                data=PaymentAgentWithdrawVerificationCodeData(agent_id=agent, amount="50.00", currency="USD")
+            )
+            code = mock.rest.last_verification_code
+            assert code is not None
+            done = await api.payment_agent_withdraw(
+                data=PaymentAgentWithdrawData(
+                    agent_id=agent,
+                    amount="50.00",
+                    currency="USD",
+                    verification_code=code,
+                    request_id="req-async-1",
+                )
+            )
+            assert done.data is not None
+            assert (await api.get_payment_agent_withdrawal(request_id="req-async-1")).data is not None
+
+    run(async_side())
+    mock.rest.is_payment_agent = True
+    with OptionsRestSyncClient(
+        app_id=APP_ID, credentials=credentials, base_url=mock.rest_url, strict=True
+    ) as api:
+        moved = api.payment_agent_transfer(
+            data=PaymentAgentTransferData(to_nickname="client_nickname", amount="10.00", currency="USD")
+        )
+        assert moved.data is not None

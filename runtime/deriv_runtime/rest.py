@@ -113,8 +113,10 @@ def raise_for_status(op: RestOperation, response: httpx.Response) -> None:
         items = payload.get("errors")
         if isinstance(items, list) and items and isinstance(items[0], dict):
             errors = [e for e in items if isinstance(e, dict)]
-            code = str(errors[0].get("code", ""))
-            message = str(errors[0].get("message", message))
+            first = errors[0]
+            detail = first.get("detail") if isinstance(first.get("detail"), dict) else {}
+            code = str(first.get("code", ""))
+            message = str(first.get("message") or detail.get("message") or message)
         elif isinstance(payload.get("error"), str):
             code, message = payload["error"], str(payload.get("error_description", message))
     cls = _ERRORS.get(status, ServerError if status >= 500 else RestError)
