@@ -114,7 +114,8 @@ def raise_for_status(op: RestOperation, response: httpx.Response) -> None:
         if isinstance(items, list) and items and isinstance(items[0], dict):
             errors = [e for e in items if isinstance(e, dict)]
             first = errors[0]
-            detail = first.get("detail") if isinstance(first.get("detail"), dict) else {}
+            detail = first.get("detail")
+            detail = detail if isinstance(detail, dict) else {}
             code = str(first.get("code", ""))
             message = str(first.get("message") or detail.get("message") or message)
         elif isinstance(payload.get("error"), str):
