@@ -58,7 +58,6 @@ from ._oauth_server import TokenServer, closed_port_url, s256
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
-OPENAPI = ROOT / "generated" / "deriv_options" / "deriv_options" / "openapi.json"
 REDIRECT = "http://127.0.0.1:8765/callback"
 ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
@@ -335,9 +334,8 @@ def test_signup_mode_uses_the_signup_page_and_t() -> None:
     assert url.startswith("https://signup.example/new?x=1&response_type=code")
 
 
-@pytest.mark.skipif(not OPENAPI.exists(), reason="run `deriv-codegen generate` to have the OpenAPI document")
-def test_config_from_the_generated_openapi_document() -> None:
-    doc = json.loads(OPENAPI.read_text())
+def test_config_from_the_generated_openapi_document(deriv_options_dist: Path) -> None:
+    doc = json.loads((deriv_options_dist / "deriv_options" / "openapi.json").read_text())
     config = OAuthConfig.from_openapi(doc, client_id="1234", redirect_uri=REDIRECT)
     assert config.authorization_url == "https://oauth.deriv.com/oauth2/authorize"
     assert config.token_url == "https://oauth.deriv.com/oauth2/token"
