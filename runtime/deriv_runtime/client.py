@@ -28,10 +28,16 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
         model = request_type.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(info.name, exc.errors(include_input=False, include_url=False)) from None
-    if not any(isinstance(v, BaseModel | list | dict) for v in payload.values()):
-        # Flat payload of scalars, already keyed by wire names and checked strictly: send it as is.
-        return dict(payload)
-    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    # The payload is keyed by wire names and was checked strictly (no coercion), so its values go out
+    # as they are; only nested models need serialising. Anything more unusual: the model's own dump.
+    body: JsonObject = {}
+    for key, value in payload.items():
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
+            return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        body[key] = value
+    return body
 
 
 def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
