@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 OPTIONS_RELEASES = sorted((SHARED_SCHEMAS / "deriv-options").glob("*.zip"))
+#: A valid set of contract parameters for proposal/buy against the mock.
+CONTRACT_PARAMS: dict[str, object] = {
+    "amount": 10,
+    "basis": "stake",
+    "contract_type": "CALL",
+    "currency": "USD",
+    "duration": 5,
+    "duration_unit": "t",
+    "underlying_symbol": "R_100",
+}
 MINI_INFO = BundleInfo("mini", "fixture-1", "0" * 64, "tests/fixtures/mini")
 
 

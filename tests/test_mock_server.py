@@ -10,21 +10,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from deriv_codegen.build import generate
-from deriv_codegen.ir import BundleInfo
 from deriv_runtime.mock import MockServer
 from deriv_runtime.mock.synth import Synthesiser, regex_string, synthesise
 from deriv_runtime.schemas import load_schemas
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .conftest import ROOT, SHARED_SCHEMAS, purge
+from .conftest import ROOT, SHARED_SCHEMAS
 
 RELEASE = SHARED_SCHEMAS / "deriv-options" / "production_v20260630_0.zip"
 pytestmark = pytest.mark.skipif(
@@ -46,20 +44,9 @@ CALL_PARAMS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def options_dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``deriv_options`` generated from the mirror, importable for the whole session."""
-    out = tmp_path_factory.mktemp("mock-options")
-    info = BundleInfo("deriv-options", RELEASE.stem, "0" * 64, str(RELEASE))
-    dist = generate(
-        RELEASE, info, "deriv-options-zip", "deriv_options", out, ROOT / "schemas" / "overrides"
-    ).out_dir
-    purge("deriv_options")
-    load_schemas.cache_clear()
-    sys.path.insert(0, str(dist))
-    yield dist
-    sys.path.remove(str(dist))
-    purge("deriv_options")
-    load_schemas.cache_clear()
+def options_dist(deriv_options_dist: Path) -> Path:
+    """``deriv_options`` generated from the mirror (conftest), importable for the whole session."""
+    return deriv_options_dist
 
 
 @pytest.fixture

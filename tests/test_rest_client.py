@@ -32,17 +32,11 @@ from deriv_runtime.errors import (
 )
 from deriv_runtime.mock import MockDeriv
 
+from .conftest import CONTRACT_PARAMS
+
 PAT = "pat-CANARY-7d1f0c"
 APP_ID = "10000"
-PARAMS: dict[str, Any] = {
-    "amount": 10,
-    "basis": "stake",
-    "contract_type": "CALL",
-    "currency": "USD",
-    "duration": 5,
-    "duration_unit": "t",
-    "underlying_symbol": "R_100",
-}
+PARAMS: dict[str, Any] = dict(CONTRACT_PARAMS)
 
 
 @pytest.fixture

@@ -24,16 +24,10 @@ from deriv_runtime.mock import MockServer
 from deriv_runtime.testing import InMemoryTransport
 from deriv_runtime.ws import ReconnectPolicy, WebSocketTransport
 
+from .conftest import CONTRACT_PARAMS
+
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
-PARAMS: dict[str, Any] = {
-    "amount": 10,
-    "basis": "stake",
-    "contract_type": "CALL",
-    "currency": "USD",
-    "duration": 5,
-    "duration_unit": "t",
-    "underlying_symbol": "R_100",
-}
+PARAMS: dict[str, Any] = dict(CONTRACT_PARAMS)
 
 
 @pytest.fixture

@@ -33,10 +33,11 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
     body: JsonObject = {}
     for key, value in payload.items():
         if isinstance(value, BaseModel):
-            value = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            body[key] = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
         elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
             return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        body[key] = value
+        else:
+            body[key] = value
     return body
 
 

@@ -198,6 +198,35 @@ class _RestCore:
             raise ValueError(f"{op.name} needs authentication: pass credentials (a token) to the client")
         return path, params, headers, content
 
+    def _build(
+        self,
+        http: httpx.AsyncClient | httpx.Client,
+        op: RestOperation,
+        prepared: tuple[str, dict[str, Any], dict[str, str], bytes | None],
+        token: Any,
+        timeout: float | None,
+    ) -> httpx.Request:
+        path, params, headers, content = prepared
+        if token is not None:
+            headers = {**headers, "Authorization": authorization_header(token)}
+        return http.build_request(
+            op.method,
+            self.base_url.join(path),
+            params=params,
+            headers=headers,
+            content=content,
+            timeout=timeout or self.timeout,
+        )
+
+    def _failed(self, op: RestOperation, exc: httpx.HTTPError, timeout: float | None) -> TransportError:
+        if isinstance(exc, httpx.TimeoutException):
+            return CallTimeout(f"{op.name}: no answer within {timeout or self.timeout} s")
+        return TransportError(f"{op.name}: {type(exc).__name__} talking to {self.base_url.host}")
+
+    @staticmethod
+    def _should_refresh(response: httpx.Response, token: Any, attempt: int) -> bool:
+        return response.status_code == 401 and token is not None and attempt == 1
+
     def _check_contract(self, request: httpx.Request, response: httpx.Response) -> None:
         if self.strict and self._schema_package:
             from .contract import check_rest
@@ -234,28 +263,15 @@ class AsyncRestClient(_RestCore):
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        path, params, headers, content = self._prepare(op, path_params, query, body_type, body)
+        prepared = self._prepare(op, path_params, query, body_type, body)
         for attempt in (1, 2):
             token = await self.credentials.bearer() if op.needs_auth and self.credentials else None
-            if token is not None:
-                headers["Authorization"] = authorization_header(token)
-            request = self._http.build_request(
-                op.method,
-                self.base_url.join(path),
-                params=params,
-                headers=headers,
-                content=content,
-                timeout=timeout or self.timeout,
-            )
+            request = self._build(self._http, op, prepared, token, timeout)
             try:
                 response = await self._http.send(request)
-            except httpx.TimeoutException:
-                raise CallTimeout(f"{op.name}: no answer within {timeout or self.timeout} s") from None
-            except httpx.TransportError as exc:
-                raise TransportError(
-                    f"{op.name}: {type(exc).__name__} talking to {self.base_url.host}"
-                ) from None
-            if response.status_code == 401 and token is not None and attempt == 1 and self.credentials:
+            except httpx.HTTPError as exc:
+                raise self._failed(op, exc, timeout) from None
+            if self._should_refresh(response, token, attempt) and self.credentials and token:
                 await self.credentials.invalidate(token)  # refreshes, once for all callers
                 if await self.credentials.bearer() != token:
                     continue  # a fresh token: try once more
@@ -293,28 +309,15 @@ class SyncRestClient(_RestCore):
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        path, params, headers, content = self._prepare(op, path_params, query, body_type, body)
+        prepared = self._prepare(op, path_params, query, body_type, body)
         for attempt in (1, 2):
             token = self.credentials.bearer_sync() if op.needs_auth and self.credentials else None
-            if token is not None:
-                headers["Authorization"] = authorization_header(token)
-            request = self._http.build_request(
-                op.method,
-                self.base_url.join(path),
-                params=params,
-                headers=headers,
-                content=content,
-                timeout=timeout or self.timeout,
-            )
+            request = self._build(self._http, op, prepared, token, timeout)
             try:
                 response = self._http.send(request)
-            except httpx.TimeoutException:
-                raise CallTimeout(f"{op.name}: no answer within {timeout or self.timeout} s") from None
-            except httpx.TransportError as exc:
-                raise TransportError(
-                    f"{op.name}: {type(exc).__name__} talking to {self.base_url.host}"
-                ) from None
-            if response.status_code == 401 and token is not None and attempt == 1 and self.credentials:
+            except httpx.HTTPError as exc:
+                raise self._failed(op, exc, timeout) from None
+            if self._should_refresh(response, token, attempt) and self.credentials and token:
                 self.credentials.invalidate_sync(token)
                 if self.credentials.bearer_sync() != token:
                     continue

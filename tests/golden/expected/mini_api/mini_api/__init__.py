@@ -14,8 +14,9 @@ Models load on first use: importing this package does not import them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from deriv_runtime._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._calls import CALLS, MSG_TYPES
@@ -50,14 +51,4 @@ __all__ = [
     "MiniRestSyncClient",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)
