@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from .harness import PYTHON, BenchError, Outcome, Row, Workspace, median, run, spread
@@ -115,4 +114,4 @@ def websocket_client(ws: Workspace) -> Outcome:
     return Outcome(rows, [note])
 
 
-__all__ = ["sys", "websocket_client"]
+__all__ = ["websocket_client"]

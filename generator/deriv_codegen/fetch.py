@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+from deriv_runtime._redact import URL_QUERY
 
 from .errors import BundleError, ChecksumMismatch, FetchError
 from .layouts import Layout, get_layout
@@ -59,7 +60,7 @@ MIRRORS_ENV = "DERIV_CODEGEN_MIRRORS"
 _CHUNK = 1 << 16
 _TMP_PREFIX = ".partial-"
 #: A URL (or an absolute path) followed by a query string; the query is dropped from messages.
-_QUERY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s'\"?#<>]*)\?[^\s'\"#<>]*")
+_QUERY = URL_QUERY
 #: Loggers of httpx/httpcore that may print request URLs or Location headers.
 _HTTP_LOGGERS = (
     "httpx",

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -272,4 +271,4 @@ def _view(
     )
 
 
-__all__ = ["RestBuild", "RestOpView", "RestParam", "build_rest", "copy"]
+__all__ = ["RestBuild", "RestOpView", "RestParam", "build_rest"]

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 #: A URL or a request path followed by a query string.
-_QUERY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s'\"?#<>]*)\?[^\s'\"#<>]*")
+URL_QUERY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s'\"?#<>]*)\?[^\s'\"#<>]*")
 
 
 def redact_url(url: str) -> str:
@@ -25,7 +25,7 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Every URL or path in ``text`` with its query replaced by ``<redacted>``."""
-    return _QUERY.sub(r"\1?<redacted>", text)
+    return URL_QUERY.sub(r"\1?<redacted>", text)
 
 
 class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
