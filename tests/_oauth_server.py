@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
+
+from ._httpserver import closed_port_url as _closed_port_url
 
 __all__ = ["Grant", "TokenServer", "closed_port_url", "s256"]
 
@@ -235,7 +236,4 @@ class TokenServer:
 
 def closed_port_url(path: str = "/oauth2/token") -> str:
     """A loopback URL nothing listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+    return _closed_port_url(path)

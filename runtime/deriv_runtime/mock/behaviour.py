@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .market import Tick
-from .trading import MULTIPLIERS, OPEN_ENDED, Contract, MockAPIError, Quote, Transaction, price_contract
+from .trading import (
+    MULTIPLIERS,
+    OPEN_ENDED,
+    Contract,
+    MockAPIError,
+    Quote,
+    Transaction,
+    price_contract,
+    purchase_receipt,
+)
 
 if TYPE_CHECKING:
     from .server import Connection
@@ -374,17 +383,7 @@ def buy(conn: Connection, call: str, request: dict[str, Any]) -> None:
         parameters = known
     quote = price_contract(parameters, server.market, currency=account.currency)
     contract, txn = account.buy(quote, float(request["price"]), server.market.now())
-    receipt = {
-        "balance_after": txn.balance_after,
-        "buy_price": contract.buy_price,
-        "contract_id": contract.contract_id,
-        "longcode": quote.longcode,
-        "payout": quote.payout,
-        "purchase_time": contract.purchase_time,
-        "shortcode": contract.shortcode,
-        "start_time": quote.date_start,
-        "transaction_id": txn.transaction_id,
-    }
+    receipt = purchase_receipt(quote, contract, txn)
     if request.get("subscribe") == 1:
         sub = _contract_stream(conn, call, request, contract)
         conn.answer(request, call, {"buy": receipt}, subscription=sub)

@@ -48,7 +48,7 @@ import orjson
 from ._http import HTTPRequest, HTTPResponse
 from .oauth import OAuthFailure, OAuthServer, TokenInfo
 from .synth import Synthesiser, SynthesisError
-from .trading import Account, MockAPIError, price_contract
+from .trading import Account, MockAPIError, price_contract, purchase_receipt
 
 if TYPE_CHECKING:
     from .deriv import MockDeriv
@@ -1233,20 +1233,7 @@ class RestAPI:
                     {"account_id": account_id, "error": {"code": exc.code, "message": exc.message}}
                 )
                 continue
-            results.append(
-                {
-                    "account_id": account_id,
-                    "balance_after": txn.balance_after,
-                    "buy_price": contract.buy_price,
-                    "contract_id": contract.contract_id,
-                    "longcode": quote.longcode,
-                    "payout": quote.payout,
-                    "purchase_time": contract.purchase_time,
-                    "shortcode": contract.shortcode,
-                    "start_time": quote.date_start,
-                    "transaction_id": txn.transaction_id,
-                }
-            )
+            results.append({"account_id": account_id, **purchase_receipt(quote, contract, txn)})
             self.mock.notify_transaction(txn, account)
         if not valid:
             first, *more = refused

@@ -683,3 +683,18 @@ class Account:
             if contract.symbol == tick.symbol and contract.on_tick(tick):
                 settled.append(self.settle(contract, tick.epoch))
         return settled
+
+
+def purchase_receipt(quote: Quote, contract: Contract, txn: Transaction) -> dict[str, Any]:
+    """The receipt of a purchase, as ``buy`` (and each bulk-purchase result) reports it."""
+    return {
+        "balance_after": txn.balance_after,
+        "buy_price": contract.buy_price,
+        "contract_id": contract.contract_id,
+        "longcode": quote.longcode,
+        "payout": quote.payout,
+        "purchase_time": contract.purchase_time,
+        "shortcode": contract.shortcode,
+        "start_time": quote.date_start,
+        "transaction_id": txn.transaction_id,
+    }
