@@ -6,6 +6,12 @@ it, the bearer token where the operation needs auth (refreshing once on a 401), 
 ``http://`` for authenticated calls except on loopback, maps error statuses to typed exceptions
 (:class:`~deriv_runtime.errors.RestError` and its subclasses) and parses success answers into
 the operation's response model. TLS verification is httpx's default and is never turned off here.
+
+Path parameters are percent-encoded as one segment each (``/``, ``?``, ``#`` cannot change the
+path or add a query; ``.``, ``..`` and empty values are refused). Error messages never carry a
+credential a server echoes back: the request's bearer token and the secrets of its body (its
+``SecretStr`` fields) are masked, and so are credential-looking pairs, ``Bearer`` values and URL
+queries (:func:`deriv_runtime._redact.scrub`); the same goes for httpx's and httpcore's log records.
 """
 
 from __future__ import annotations
@@ -13,15 +19,16 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import orjson
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from ._redact import redact_url
+from ._redact import install_http_log_filter, redact_url, scrub, scrub_data, secrets_in_flight
 from .auth.credentials import authorization_header
 from .auth.secure import is_loopback_host
 
@@ -53,6 +60,7 @@ _ERRORS: dict[int, type[RestError]] = {
     422: UnprocessableEntity,
     429: RateLimited,
 }
+install_http_log_filter()
 
 
 @dataclass(frozen=True)
@@ -66,26 +74,54 @@ class RestOperation:
     responses: Mapping[str, type[BaseModel] | None]
 
 
-def _reveal(value: Any) -> Any:
+def _reveal(value: Any, found: list[str]) -> Any:
     if isinstance(value, SecretStr):
-        return value.get_secret_value()
+        found.append(value.get_secret_value())
+        return found[-1]
     if isinstance(value, dict):
-        return {k: _reveal(v) for k, v in value.items()}
+        return {k: _reveal(v, found) for k, v in value.items()}
     if isinstance(value, list):
-        return [_reveal(v) for v in value]
+        return [_reveal(v, found) for v in value]
     return value
 
 
 def encode_body(
-    op: RestOperation, body_type: type[BaseModel] | None, body: Mapping[str, Any] | None
+    op: RestOperation,
+    body_type: type[BaseModel] | None,
+    body: Mapping[str, Any] | None,
+    secrets: list[str] | None = None,
 ) -> bytes | None:
+    """The JSON body; the values of its secret fields are appended to ``secrets``."""
     if body is None or body_type is None:
         return None
     try:
         model = body_type.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError(op.name, exc.errors(include_input=False, include_url=False)) from None
-    return orjson.dumps(_reveal(model.model_dump(by_alias=True, exclude_unset=True)))
+    found: list[str] = [] if secrets is None else secrets
+    return orjson.dumps(_reveal(model.model_dump(by_alias=True, exclude_unset=True), found))
+
+
+def build_path(op: RestOperation, path_params: Mapping[str, Any]) -> str:
+    """``op.path`` with each ``{name}`` replaced by its value, percent-encoded as one segment."""
+    path = op.path
+    for name, value in path_params.items():
+        text = str(value)
+        if text in ("", ".", ".."):
+            problem = "empty" if not text else f"{text!r} (a relative path segment)"
+            raise RequestValidationError(
+                op.name, [{"loc": (name,), "msg": f"a path parameter cannot be {problem}"}]
+            )
+        path = path.replace("{" + name + "}", quote(text, safe=""))
+    return path
+
+
+def request_secrets(request: httpx.Request, known: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The secret values ``request`` carries: ``known`` plus its Authorization header's credential."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return known
+    return (*known, header, header.split(None, 1)[-1])
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -99,10 +135,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def raise_for_status(op: RestOperation, response: httpx.Response) -> None:
+def raise_for_status(op: RestOperation, response: httpx.Response, secrets: tuple[str, ...] = ()) -> None:
+    """Raise the :class:`RestError` of an error status, its text scrubbed of the request's secrets."""
     status = response.status_code
     if 200 <= status < 300:
         return
+    secrets = request_secrets(response.request, secrets)
     errors: list[Mapping[str, Any]] = []
     code, message = "", response.reason_phrase
     try:
@@ -121,15 +159,21 @@ def raise_for_status(op: RestOperation, response: httpx.Response) -> None:
         elif isinstance(payload.get("error"), str):
             code, message = payload["error"], str(payload.get("error_description", message))
     cls = _ERRORS.get(status, ServerError if status >= 500 else RestError)
-    error = cls(op.name, status, code or f"HTTP{status}", message, errors)
+    error = cls(
+        op.name,
+        status,
+        scrub(code, secrets) or f"HTTP{status}",
+        scrub(message, secrets),
+        [scrub_data(e, secrets) for e in errors],
+    )
     if isinstance(error, RateLimited):
         error.retry_after = _retry_after(response)
     error.status = status
     raise error
 
 
-def parse_answer(op: RestOperation, response: httpx.Response) -> Any:
-    raise_for_status(op, response)
+def parse_answer(op: RestOperation, response: httpx.Response, secrets: tuple[str, ...] = ()) -> Any:
+    raise_for_status(op, response, secrets)
     model = op.responses.get(str(response.status_code))
     if model is None:
         if str(response.status_code) not in op.responses and op.responses:
@@ -141,7 +185,14 @@ def parse_answer(op: RestOperation, response: httpx.Response) -> Any:
             return model.model_validate(response.text)  # e.g. a plain-text health answer
         return model.model_validate_json(response.content)
     except ValidationError as exc:
-        raise ResponseError(f"{op.name}: cannot read the HTTP {response.status_code} answer: {exc}") from None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<answer>'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        text = scrub(problems, request_secrets(response.request, secrets))
+        raise ResponseError(
+            f"{op.name}: cannot read the HTTP {response.status_code} answer: {text}"
+        ) from None
 
 
 class _RestCore:
@@ -181,40 +232,39 @@ class _RestCore:
         query: Mapping[str, Any],
         body_type: type[BaseModel] | None,
         body: Mapping[str, Any] | None,
-    ) -> tuple[str, dict[str, Any], dict[str, str], bytes | None]:
-        path = op.path
-        for name, value in path_params.items():
-            path = path.replace("{" + name + "}", httpx.URL("/" + str(value)).raw_path.decode()[1:])
+    ) -> _Prepared:
+        path = build_path(op, path_params)
         params = {k: v for k, v in query.items() if v is not None}
         headers = {"Accept": "application/json"}
         if op.app_id_header:
             if not self.app_id:
                 raise ValueError(f"{op.name} needs your app id: pass app_id=... to the client")
             headers[op.app_id_header] = self.app_id
-        content = encode_body(op, body_type, body)
+        secrets: list[str] = []
+        content = encode_body(op, body_type, body, secrets)
         if content is not None:
             headers["Content-Type"] = "application/json"
         if op.needs_auth and self.credentials is None:
             raise ValueError(f"{op.name} needs authentication: pass credentials (a token) to the client")
-        return path, params, headers, content
+        return _Prepared(path, params, headers, content, tuple(secrets))
 
     def _build(
         self,
         http: httpx.AsyncClient | httpx.Client,
         op: RestOperation,
-        prepared: tuple[str, dict[str, Any], dict[str, str], bytes | None],
+        prepared: _Prepared,
         token: Any,
         timeout: float | None,
     ) -> httpx.Request:
-        path, params, headers, content = prepared
+        headers = prepared.headers
         if token is not None:
             headers = {**headers, "Authorization": authorization_header(token)}
         return http.build_request(
             op.method,
-            self.base_url.join(path),
-            params=params,
+            self.base_url.join(prepared.path),
+            params=prepared.params,
             headers=headers,
-            content=content,
+            content=prepared.content,
             timeout=timeout or self.timeout,
         )
 
@@ -227,11 +277,29 @@ class _RestCore:
     def _should_refresh(response: httpx.Response, token: Any, attempt: int) -> bool:
         return response.status_code == 401 and token is not None and attempt == 1
 
-    def _check_contract(self, request: httpx.Request, response: httpx.Response) -> None:
+    def _check_contract(
+        self, request: httpx.Request, response: httpx.Response, secrets: tuple[str, ...]
+    ) -> None:
         if self.strict and self._schema_package:
             from .contract import check_rest
 
-            check_rest(self._schema_package, request, response)
+            try:
+                check_rest(self._schema_package, request, response)
+            except ResponseError as exc:
+                text = scrub(str(exc), request_secrets(request, secrets))
+            else:
+                return
+            raise ResponseError(text)  # outside the except block: the unscrubbed error is not kept
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    content: bytes | None
+    #: Secret values of the body, masked in error messages and log records.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 class AsyncRestClient(_RestCore):
@@ -268,15 +336,16 @@ class AsyncRestClient(_RestCore):
             token = await self.credentials.bearer() if op.needs_auth and self.credentials else None
             request = self._build(self._http, op, prepared, token, timeout)
             try:
-                response = await self._http.send(request)
+                with secrets_in_flight(request_secrets(request, prepared.secrets)):
+                    response = await self._http.send(request)
             except httpx.HTTPError as exc:
                 raise self._failed(op, exc, timeout) from None
             if self._should_refresh(response, token, attempt) and self.credentials and token:
                 await self.credentials.invalidate(token)  # refreshes, once for all callers
                 if await self.credentials.bearer() != token:
                     continue  # a fresh token: try once more
-            self._check_contract(request, response)
-            return parse_answer(op, response)
+            self._check_contract(request, response, prepared.secrets)
+            return parse_answer(op, response, prepared.secrets)
         raise AssertionError("unreachable")
 
 
@@ -314,13 +383,14 @@ class SyncRestClient(_RestCore):
             token = self.credentials.bearer_sync() if op.needs_auth and self.credentials else None
             request = self._build(self._http, op, prepared, token, timeout)
             try:
-                response = self._http.send(request)
+                with secrets_in_flight(request_secrets(request, prepared.secrets)):
+                    response = self._http.send(request)
             except httpx.HTTPError as exc:
                 raise self._failed(op, exc, timeout) from None
             if self._should_refresh(response, token, attempt) and self.credentials and token:
                 self.credentials.invalidate_sync(token)
                 if self.credentials.bearer_sync() != token:
                     continue
-            self._check_contract(request, response)
-            return parse_answer(op, response)
+            self._check_contract(request, response, prepared.secrets)
+            return parse_answer(op, response, prepared.secrets)
         raise AssertionError("unreachable")
