@@ -44,7 +44,7 @@ async def oauth_credentials(mock: MockDeriv) -> Any:
         print("open in a browser:", request.url.split("?")[0], "(the mock approves by itself)")
         async with httpx.AsyncClient(follow_redirects=True) as browser:
             await browser.get(request.url)  # stands in for the user's browser
-        code = request.complete(await listener.wait())
+        code = request.complete(await listener.wait(request))
     oauth = OAuthClient(config, MemoryTokenStore())
     return oauth.credentials(await oauth.exchange(code, request))
 

@@ -780,6 +780,7 @@ def test_loopback_listener_delivers_one_callback() -> None:
         assert listener.redirect_uri == f"http://127.0.0.1:{listener.port}/callback"
         config = OAuthConfig(client_id="1234", redirect_uri=listener.redirect_uri)
         request = begin_authorization(config)
+        listener.expect(request)
         state = request.state.reveal()
         with httpx.Client() as http:
             assert http.get(f"http://127.0.0.1:{listener.port}/favicon.ico").status_code == 404
@@ -790,9 +791,9 @@ def test_loopback_listener_delivers_one_callback() -> None:
             assert "code-1" not in first.text
             second = http.get(listener.redirect_uri, params={"code": "code-2", "state": state})
             assert second.status_code == 409
-        params = listener.wait_sync(timeout=5)
+        params = listener.wait_sync(request, timeout=5)
         assert params["code"] == "code-1"
-        assert listener.wait_sync(timeout=5) is params
+        assert listener.wait_sync(request, timeout=5) is params
         assert request.complete(params).code == "code-1"
     assert listener.closed
 
@@ -800,23 +801,22 @@ def test_loopback_listener_delivers_one_callback() -> None:
 def test_loopback_listener_async_wait() -> None:
     async def scenario() -> CallbackParams:
         async with LoopbackRedirect(path="/oauth/done") as listener:
-            waiting = asyncio.ensure_future(listener.wait(timeout=5))
+            waiting = asyncio.ensure_future(listener.wait("s-1", timeout=5))
             await asyncio.sleep(0)
-            url = listener.redirect_uri + "?error=access_denied&state=s"
             async with httpx.AsyncClient() as http:
-                answer = await http.get(url)
-            assert answer.status_code == 200 and "access_denied" in answer.text
+                answer = await http.get(listener.redirect_uri + "?code=c&state=s-1")
+            assert answer.status_code == 200
             return await waiting
 
     params = run(scenario)
-    assert params["error"] == "access_denied"
+    assert params["code"] == "c"
 
 
 def test_loopback_listener_times_out_and_closes() -> None:
     listener = LoopbackRedirect(timeout=0.2).start()
     port = listener.port
     with pytest.raises(OAuthTimeout, match="no redirect arrived"):
-        listener.wait_sync()
+        listener.wait_sync("state")
     assert listener.closed
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -824,7 +824,7 @@ def test_loopback_listener_times_out_and_closes() -> None:
     async def scenario() -> None:
         async with LoopbackRedirect() as other:
             with pytest.raises(OAuthTimeout):
-                await other.wait(timeout=0.2)
+                await other.wait("state", timeout=0.2)
             assert other.closed
 
     run(scenario)
@@ -950,7 +950,7 @@ def test_no_secret_reaches_logs_reprs_or_errors(
             callback = f"{listener.redirect_uri}?code={CANARIES['code']}&state={request.state.reveal()}"
             with urllib.request.urlopen(callback, timeout=5) as answer:  # (httpx would log this URL)
                 assert answer.status == 200
-            params = listener.wait_sync(timeout=5)
+            params = listener.wait_sync(request, timeout=5)
             texts += [repr(listener), repr(params), str(params), repr(request)]
         code = request.complete(params)
         texts += [repr(code), str(code), repr(request.pkce), repr(config), repr(client)]

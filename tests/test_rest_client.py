@@ -303,7 +303,7 @@ def test_oauth_pkce_flow_then_trading(mock: MockDeriv) -> None:
             request = begin_authorization(config, scopes=["trade", "account_manage"])
             async with httpx.AsyncClient(follow_redirects=True) as browser:  # the user's browser
                 await browser.get(request.url)
-            callback = await listener.wait()
+            callback = await listener.wait(request)
         code = request.complete(callback)
         store = MemoryTokenStore()
         oauth = OAuthClient(config, store)
@@ -335,7 +335,7 @@ def test_ten_concurrent_callers_one_refresh(mock: MockDeriv) -> None:
             request = begin_authorization(config, scopes=["trade"])
             async with httpx.AsyncClient(follow_redirects=True) as browser:
                 await browser.get(request.url)
-            code = request.complete(await listener.wait())
+            code = request.complete(await listener.wait(request))
         mock.access_token_ttl = 0.2
         oauth = OAuthClient(config, MemoryTokenStore())
         credentials = oauth.credentials(await oauth.exchange(code, request), skew=0)

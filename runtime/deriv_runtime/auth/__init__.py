@@ -17,7 +17,7 @@ The flow, for a CLI or desktop app::
         config = OAuthConfig(client_id="1234", redirect_uri=listener.redirect_uri)
         request = begin_authorization(config, ["trade"])
         webbrowser.open(request.url)
-        code = request.complete(await listener.wait())        # state checked here, nothing sent yet
+        code = request.complete(await listener.wait(request)) # only this request's state ends it
     client = OAuthClient(config, FileTokenStore("~/.config/mybot/tokens.json"))
     tokens = await client.exchange(code)                       # PKCE verifier sent, tokens saved
     credentials = client.credentials(tokens)                   # give this to the REST client

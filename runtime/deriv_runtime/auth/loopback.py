@@ -3,15 +3,23 @@
     with LoopbackRedirect(port=8765) as listener:            # binds 127.0.0.1:8765
         config = OAuthConfig(client_id="1234", redirect_uri=listener.redirect_uri)
         request = begin_authorization(config, ["trade"])
+        listener.expect(request)                               # optional: wait() does it too
         webbrowser.open(request.url)
-        code = request.complete(listener.wait_sync())          # or: await listener.wait()
+        code = request.complete(listener.wait_sync(request))   # or: await listener.wait(request)
 
-The listener binds a loopback address only (never ``0.0.0.0``), answers the first callback on its
-path with a small HTML page and hands its query to :meth:`~LoopbackRedirect.wait`; later callbacks
-get HTTP 409 and change nothing. Requests whose ``Host`` is not a loopback name are refused (DNS
-rebinding). No request line is ever logged (the query holds the code). If nothing arrives in time,
-``wait`` raises :class:`OAuthTimeout` and the socket is closed. Standard library only
-(``http.server`` in a daemon thread), so it serves sync and async callers alike.
+The listener binds a loopback address only (never ``0.0.0.0``) and ends with the first callback on
+its path whose ``state`` is the authorization request's (compared in constant time): any local
+process can send it requests, so nothing else may end a sign-in. A callback with another state, no
+state, or several, gets HTTP 400 (an error page that echoes nothing; an ``error=`` in it is
+ignored too) and the listener keeps listening; another path gets 404. Callbacks that arrive before
+the expected state is known (:meth:`~LoopbackRedirect.expect`, or ``wait(request)``) are held
+(the last 16) and checked then. The right callback gets a small HTML page and its query goes to
+:meth:`~LoopbackRedirect.wait`, which raises :class:`OAuthError` if it carries ``error=`` (the user
+said no: ``access_denied``); later callbacks get HTTP 409 and change nothing. Requests whose
+``Host`` is not a loopback name are refused (DNS rebinding). No request line is ever logged (the
+query holds the code). If no right callback arrives in time, ``wait`` raises :class:`OAuthTimeout`
+and the socket is closed. Standard library only (``http.server`` in a daemon thread), so it serves
+sync and async callers alike.
 
 Deriv checks the redirect URI against the one registered for the app: register
 ``http://127.0.0.1:<port>/callback`` and pass that ``port`` (``port=0`` picks a free one, which
@@ -21,19 +29,27 @@ only works with servers that accept any loopback port, as RFC 8252 §7.3 recomme
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
 import socket
 import socketserver
 import threading
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Literal
 from urllib.parse import urlsplit
 
-from .authorize import CallbackParams, _error_code
-from .errors import AuthError, OAuthStateError, OAuthTimeout
+from .authorize import AuthorizationRequest, CallbackParams, _error_code, _error_description
+from .errors import AuthError, OAuthError, OAuthStateError, OAuthTimeout
+from .secret import Secret, SecretLike
 from .secure import is_loopback_host
 
 __all__ = ["LoopbackRedirect"]
+
+#: Callbacks kept while the expected state is not known yet (the oldest are dropped).
+_MAX_PENDING = 16
+_Verdict = Literal["accepted", "held", "done", "mismatch"]
 
 
 _PAGE = """<!doctype html>
@@ -92,8 +108,19 @@ class _Handler(BaseHTTPRequestHandler):
         except OAuthStateError:
             self._reply(400, "Bad request", "The redirect has too many parameters.")
             return
-        if not owner._deliver(params):
+        verdict = owner._offer(params)
+        if verdict == "done":
             self._reply(409, "Already done", "This sign-in was already received; this request was ignored.")
+            return
+        if verdict == "mismatch":
+            self._reply(
+                400,
+                "Bad request",
+                "This response does not belong to the sign-in in progress and was ignored.",
+            )
+            return
+        if verdict == "held":
+            self._reply(200, "Received", "You can close this window and return to the application.")
             return
         errors = params.getall("error")
         if errors:
@@ -151,6 +178,8 @@ class LoopbackRedirect:
         self._lock = threading.Lock()
         self._event = threading.Event()
         self._result: CallbackParams | None = None
+        self._expected: Secret | None = None
+        self._pending: deque[CallbackParams] = deque(maxlen=_MAX_PENDING)
         self._closed = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[CallbackParams]]] = []
 
@@ -237,24 +266,48 @@ class LoopbackRedirect:
 
     # -- waiting --------------------------------------------------------------------------------
 
-    async def wait(self, timeout: float | None = None) -> CallbackParams:
-        """The callback's query parameters (the first callback; the same one on every call).
+    def expect(self, request: AuthorizationRequest | SecretLike | str) -> None:
+        """Accept only the callback whose ``state`` is this request's (or this state).
 
-        Raises :class:`OAuthTimeout` after ``timeout`` seconds (default: the listener's), and closes
-        the listener.
+        Call it before opening the browser to have wrong callbacks refused at once; :meth:`wait`
+        calls it too. A listener serves one authorization request: expecting another raises
+        :class:`AuthError`.
+        """
+        state = _state_of(request)
+        with self._lock:
+            if self._expected is not None:
+                if self._expected != state:
+                    raise AuthError("this loopback listener already waits for another authorization request")
+                return
+            self._expected = state
+            pending, self._pending = list(self._pending), deque(maxlen=_MAX_PENDING)
+            found = next((p for p in pending if _state_matches(p, state)), None)
+        if found is not None:
+            self._offer(found)
+
+    async def wait(
+        self, request: AuthorizationRequest | SecretLike | str, timeout: float | None = None
+    ) -> CallbackParams:
+        """The query parameters of the callback that answers ``request`` (the same on every call).
+
+        ``request``: the :class:`AuthorizationRequest` (or its ``state``); callbacks with another
+        state are refused and the listener keeps listening. Raises :class:`OAuthError` when the
+        callback carries ``error`` (``access_denied``: the user said no), and :class:`OAuthTimeout`
+        after ``timeout`` seconds (default: the listener's), closing the listener.
         """
         self._require_started()
+        self.expect(request)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CallbackParams] = loop.create_future()
         with self._lock:
             if self._result is not None:
-                return self._result
+                return _checked(self._result)
             if self._closed:
                 raise AuthError("the loopback listener is closed")
             self._waiters.append((loop, future))
         limit = self.timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(future, limit)
+            return _checked(await asyncio.wait_for(future, limit))
         except TimeoutError:
             uri = self.redirect_uri
             await asyncio.to_thread(self.close)
@@ -264,28 +317,70 @@ class LoopbackRedirect:
                 if (loop, future) in self._waiters:
                     self._waiters.remove((loop, future))
 
-    def wait_sync(self, timeout: float | None = None) -> CallbackParams:
+    def wait_sync(
+        self, request: AuthorizationRequest | SecretLike | str, timeout: float | None = None
+    ) -> CallbackParams:
         """:meth:`wait` for blocking code."""
         self._require_started()
+        self.expect(request)
         limit = self.timeout if timeout is None else timeout
         if not self._event.wait(limit):
+            uri = self.redirect_uri
             self.close()
-            raise OAuthTimeout(f"no redirect arrived at {self.redirect_uri} within {limit:g} s")
+            raise OAuthTimeout(f"no redirect arrived at {uri} within {limit:g} s")
         if self._result is None:
             raise AuthError("the loopback listener was closed before a redirect arrived")
-        return self._result
+        return _checked(self._result)
 
-    def _deliver(self, params: CallbackParams) -> bool:
-        """From the server thread: keep the first callback, wake the waiters. False if one came already."""
+    def _offer(self, params: CallbackParams) -> _Verdict:
+        """From the server thread: keep the first callback with the expected state, wake the waiters."""
         with self._lock:
             if self._result is not None or self._closed:
-                return False
+                return "done"
+            if self._expected is None:
+                self._pending.append(params)
+                return "held"
+            if not _state_matches(params, self._expected):
+                return "mismatch"
             self._result = params
             waiters, self._waiters = self._waiters, []
         self._event.set()
         for loop, future in waiters:
             _notify(loop, future, params)
-        return True
+        return "accepted"
+
+
+def _state_of(request: AuthorizationRequest | SecretLike | str) -> Secret:
+    if isinstance(request, AuthorizationRequest):
+        return request.state
+    if isinstance(request, str):
+        state = Secret(request)
+    elif callable(getattr(request, "reveal", None)):
+        state = Secret(request.reveal())
+    else:
+        raise TypeError(
+            "pass the AuthorizationRequest (or its state) whose callback the listener should accept, "
+            f"not {type(request).__name__}"
+        )
+    if not state:
+        raise ValueError("the expected state is empty")
+    return state
+
+
+def _state_matches(params: CallbackParams, expected: Secret) -> bool:
+    states = params.getall("state")
+    return len(states) == 1 and hmac.compare_digest(states[0].encode(), expected.reveal().encode())
+
+
+def _checked(params: CallbackParams) -> CallbackParams:
+    """The callback, unless it is the authorization server's error (then :class:`OAuthError`)."""
+    errors = params.getall("error")
+    if errors:
+        descriptions = params.getall("error_description")
+        raise OAuthError(
+            _error_code(errors[0]), _error_description(descriptions[0]) if descriptions else None
+        )
+    return params
 
 
 def _notify(
