@@ -22,6 +22,7 @@ from pathlib import Path
 from . import __version__
 from .errors import CodegenError, Problem
 from .ir import BundleInfo
+from .limits import DEFAULT_LIMITS, Limits
 
 STAMP = ".deriv-codegen.json"
 _GENERATOR_DIR = Path(__file__).resolve().parent
@@ -94,7 +95,10 @@ def generate(
     overrides_dir: Path,
     *,
     force: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BuildResult:
+    """Generate ``package`` from ``bundle`` into ``out_dir``; a bundle over ``limits`` raises
+    :class:`~deriv_codegen.errors.LimitExceeded` before anything is written."""
     started = time.perf_counter()
     config_file = overrides_dir / f"{info.source}.toml"
     dest = out_dir / package
@@ -108,9 +112,9 @@ def generate(
     from .readers import read_bundle
     from .render import build_view, render_package
 
-    ir = read_bundle(bundle, layout, info)
+    ir = read_bundle(bundle, layout, info, limits)
     config = load_api_config(overrides_dir, info.source)
-    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}")
+    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", limits)
     from .rest import build_rest
 
     rest = build_rest(ir, config, f"{info.source} {info.version}")

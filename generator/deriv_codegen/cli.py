@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .errors import CodegenError
 from .fetch import MIRRORS_ENV, mirrors_from_env
+from .limits import DEFAULT_LIMITS, LIMITS
 
 if TYPE_CHECKING:
     from .fetch import FetchOptions
@@ -37,6 +38,10 @@ EPILOG = f"""\
 mirrors: a mirror is a directory holding bundles under the names in sources.toml
 (e.g. deriv-options/production_v20260630_0.zip). They are tried in order: --mirror
 options, then ${MIRRORS_ENV} (separated by '{os.pathsep}'), then [fetch].mirrors in sources.toml.
+
+limits: a bundle over a limit is refused before anything is written (zip bombs, $ref
+explosions, huge enums). Raise one for a bundle you trust with --max-... N, or for good with
+`max_... = N` in a [limits] table of sources.toml (the command-line option wins).
 """
 
 
@@ -64,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="never use the network: cache and mirrors only"
     )
     common.add_argument("--cache-dir", type=Path, help="download cache (default: schemas/.cache)")
+    limits = common.add_argument_group("limits (these override the [limits] table of sources.toml)")
+    for name, what in LIMITS.items():
+        limits.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_positive_int,
+            metavar="N",
+            help=f"{what} (default {getattr(DEFAULT_LIMITS, name):,})",
+        )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     gen = sub.add_parser(
@@ -97,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -119,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         cache_dir=(args.cache_dir or root / "schemas" / ".cache").resolve(),
         mirrors=(*(m.resolve() for m in [*args.mirror, *mirrors_from_env()]), *sources.mirrors),
         offline=args.offline,
+        limits=sources.limits.raised(**{name: getattr(args, name) for name in LIMITS}),
     )
     selected = getattr(args, "source", None)
     if args.command == "list":
@@ -184,6 +208,7 @@ def _generate(
             out,
             root / "schemas" / "overrides",
             force=args.force,
+            limits=options.limits,
         )
         where = _display(result.out_dir)
         if result.up_to_date:

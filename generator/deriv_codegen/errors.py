@@ -5,6 +5,7 @@
     ├── FetchError          a bundle cannot be obtained or fails verification
     │   └── ChecksumMismatch
     └── BundleError         a bundle is readable but not of the expected layout
+        └── LimitExceeded   a bundle exceeds a limit of :class:`~deriv_codegen.limits.Limits`
 
 Problems that do not stop a run (a schema the reader cannot interpret, a dropped constraint) are
 collected in a :class:`Report` and printed at the end of the run.
@@ -34,6 +35,17 @@ class ChecksumMismatch(FetchError):
 
 class BundleError(CodegenError):
     pass
+
+
+class LimitExceeded(BundleError):
+    """A bundle is over one of the build step's limits (``limit`` names it); always stops the run.
+
+    Readers that report an unreadable file as a problem and go on must let this one through.
+    """
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 Severity = Literal["warning", "skipped"]

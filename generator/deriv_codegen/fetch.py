@@ -36,6 +36,7 @@ from deriv_runtime._redact import URL_QUERY
 
 from .errors import BundleError, ChecksumMismatch, FetchError
 from .layouts import Layout, get_layout
+from .limits import DEFAULT_LIMITS, Limits, check_tree, zip_members
 from .sources import VERSION, Source
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class FetchOptions:
     backoff: float = 0.5  # seconds before the 2nd attempt, doubled each time, with jitter
     timeout: float = 30.0
     progress: bool | None = None  # None: rich progress bar only when stderr is a terminal; quiet otherwise
+    limits: Limits = DEFAULT_LIMITS  # a download, mirror file or bundle over these is refused
 
 
 def mirrors_from_env(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
@@ -97,30 +99,39 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def validate_bundle(path: Path, layout: str) -> None:
-    """Raise :class:`BundleError` unless ``path`` is a bundle of ``layout``.
+def validate_bundle(path: Path, layout: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise :class:`BundleError` unless ``path`` is a bundle of ``layout`` within ``limits``.
 
     A zip layout accepts a zip holding the layout's required files, or a directory of extracted
-    files; a json layout accepts a file holding one JSON document.
+    files; a json layout accepts a file holding one JSON document. Every member of a zip is
+    decompressed (and its CRC checked), bounded by the limits (:class:`~deriv_codegen.errors.LimitExceeded`).
     """
-    _validate(path, get_layout(layout), str(path))
+    _validate(path, get_layout(layout), str(path), limits)
 
 
-def _validate(path: Path, layout: Layout, what: str) -> None:
+def _validate(path: Path, layout: Layout, what: str, limits: Limits) -> None:
+    if layout.container == "zip" and path.is_dir():
+        names = _directory_names(path, limits, f"directory {what}")
+        _check_members(names, layout, f"directory {what}")
+        return
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BundleError(f"{what} does not exist") from None
+    if size > limits.max_bundle_bytes and not path.is_dir():
+        raise limits.exceeded("max_bundle_bytes", what, f"the file is {size:,} bytes")
     if layout.container == "zip":
-        if path.is_dir():
-            names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-            _check_members(names, layout, f"directory {what}")
-            return
-        _check_members(_zip_names(path, layout, what), layout, what)
+        _check_members(_zip_names(path, layout, what, limits), layout, what)
     elif layout.container == "json":
         if path.is_dir():
             raise BundleError(f"{what} is a directory; the {layout.name} layout expects {layout.description}")
         try:
             with path.open("rb") as fh:
-                json.load(fh)
+                check_tree(json.load(fh), limits, what)
         except FileNotFoundError:
             raise BundleError(f"{what} does not exist") from None
+        except RecursionError:
+            raise limits.exceeded("max_depth", what, "values nest too deeply to parse") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleError(
                 f"{what} is not a JSON document ({exc}){_sniff(path)}; the {layout.name} layout expects "
@@ -130,11 +141,28 @@ def _validate(path: Path, layout: Layout, what: str) -> None:
         raise BundleError(f"layout {layout.name!r} has an unknown container {layout.container!r}")
 
 
-def _zip_names(path: Path, layout: Layout, what: str) -> list[str]:
+def _directory_names(path: Path, limits: Limits, what: str) -> list[str]:
+    names: list[str] = []
+    total = 0
+    for p in sorted(path.rglob("*")):
+        if not p.is_file():
+            continue
+        if len(names) == limits.max_members:
+            raise limits.exceeded("max_members", what, f"it holds more than {len(names):,} files")
+        size = p.stat().st_size
+        name = p.relative_to(path).as_posix()
+        if size > limits.max_member_bytes:
+            raise limits.exceeded("max_member_bytes", what, f"file {name!r} is {size:,} bytes")
+        total += size
+        if total > limits.max_bundle_bytes:
+            raise limits.exceeded("max_bundle_bytes", what, f"its files hold at least {total:,} bytes")
+        names.append(name)
+    return names
+
+
+def _zip_names(path: Path, layout: Layout, what: str, limits: Limits) -> list[str]:
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            bad = zf.testzip()
+        zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BundleError(f"{what} does not exist") from None
     except zipfile.BadZipFile as exc:
@@ -144,9 +172,13 @@ def _zip_names(path: Path, layout: Layout, what: str) -> list[str]:
         ) from None
     except (zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
         raise BundleError(f"{what} is a damaged or unreadable zip archive: {exc}") from None
-    if bad is not None:
-        raise BundleError(f"{what} is a damaged zip archive: member {bad!r} fails its CRC check")
-    return [n for n in names if not n.endswith("/")]
+    with zf:
+        try:
+            return [name for name, _ in zip_members(zf, limits, what, keep=False)]
+        except zipfile.BadZipFile as exc:  # a CRC or header check of one member
+            raise BundleError(f"{what} is a damaged zip archive: {exc}") from None
+        except (zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+            raise BundleError(f"{what} is a damaged or unreadable zip archive: {exc}") from None
 
 
 def _check_members(names: Sequence[str], layout: Layout, what: str) -> None:
@@ -380,9 +412,16 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _copy_into(stage: _Stage, path: Path) -> str:
-    """Copy ``path`` into ``stage`` and return the sha256 of what was written."""
+def _copy_into(stage: _Stage, path: Path, limits: Limits) -> str:
+    """Copy ``path`` into ``stage`` and return the sha256 of what was written; refuse a file over
+    ``limits.max_bundle_bytes`` (counted while copying)."""
     for chunk in _read_chunks(path):
+        if stage.size + len(chunk) > limits.max_bundle_bytes:
+            raise limits.exceeded(
+                "max_bundle_bytes",
+                f"mirror file {path}",
+                f"it is larger than {limits.max_bundle_bytes:,} bytes",
+            )
         stage.write(chunk)
     return stage.finish()
 
@@ -547,8 +586,18 @@ def _attempt(client: httpx.Client, url: str, stage: _Stage, options: FetchOption
                     raise _Transient(reason, _retry_after(response, cap=max(options.timeout, 1.0)))
                 raise _DownloadError(reason, status)
             expected = _content_length(response)
+            limits = options.limits
+            what = f"{label} from {_display_url(url)}"
+            if expected is not None and expected > limits.max_bundle_bytes:
+                raise limits.exceeded("max_bundle_bytes", what, f"the server announces {expected:,} bytes")
             with _progress(_progress_enabled(options), label, expected) as advance:
                 for chunk in response.iter_bytes(_CHUNK):
+                    if stage.size + len(chunk) > limits.max_bundle_bytes:  # counted: headers can lie
+                        raise limits.exceeded(
+                            "max_bundle_bytes",
+                            what,
+                            f"the download is larger than {limits.max_bundle_bytes:,} bytes",
+                        )
                     stage.write(chunk)
                     advance(len(chunk))
             received = response.num_bytes_downloaded
@@ -622,7 +671,7 @@ def fetch(source: Source, options: FetchOptions) -> Path:
             continue
         try:
             with _staging(target.parent) as stage:
-                actual = _copy_into(stage, candidate)
+                actual = _copy_into(stage, candidate, options.limits)
                 if actual != source.sha256:
                     message = (
                         f"Mirror file {candidate} does not match the pin of {label}: expected sha256 "
@@ -631,7 +680,7 @@ def fetch(source: Source, options: FetchOptions) -> Path:
                     log.warning("%s; skipping it", message)
                     lookup.mismatches.append(message)
                     continue
-                _validate(stage.path, layout, f"mirror file {candidate}")
+                _validate(stage.path, layout, f"mirror file {candidate}", options.limits)
                 log.debug("%s: copied from mirror %s", label, candidate)
                 return stage.commit(target)
         except OSError as exc:
@@ -656,7 +705,7 @@ def fetch(source: Source, options: FetchOptions) -> Path:
                     f"{source.sha256}, got {actual}; the file was not kept. "
                     + _repin_hint(source, source.version)
                 )
-            _validate(stage.path, layout, f"{label} downloaded from {shown}")
+            _validate(stage.path, layout, f"{label} downloaded from {shown}", options.limits)
             log.debug("%s: downloaded %s (%d bytes)", label, shown, stage.size)
             return stage.commit(target)
     except _DownloadError as exc:
@@ -689,7 +738,7 @@ def fetch_from(location: str, layout: str, options: FetchOptions) -> tuple[Path,
             with _staging(directory) as stage:
                 _download(location, stage, options, shown)
                 digest = stage.finish()
-                _validate(stage.path, spec, f"{shown}")
+                _validate(stage.path, spec, f"{shown}", options.limits)
                 return stage.commit(directory / f"{digest[:16]}{spec.suffix}"), digest
         except _DownloadError as exc:
             raise FetchError(
@@ -704,9 +753,9 @@ def fetch_from(location: str, layout: str, options: FetchOptions) -> tuple[Path,
             raise BundleError(
                 f"--from {location} is a directory; the {spec.name} layout expects {spec.description}"
             )
-        _validate(path, spec, str(path))
+        _validate(path, spec, str(path), options.limits)
         return path.resolve(), ""
-    _validate(path, spec, str(path))
+    _validate(path, spec, str(path), options.limits)
     return path.resolve(), sha256_file(path)
 
 
@@ -732,8 +781,8 @@ def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Pa
             continue
         try:
             with _staging(directory) as stage:
-                digest = _copy_into(stage, candidate)
-                _validate(stage.path, layout, f"mirror file {candidate}")
+                digest = _copy_into(stage, candidate, options.limits)
+                _validate(stage.path, layout, f"mirror file {candidate}", options.limits)
                 log.debug("%s: found in mirror %s", label, candidate)
                 return stage.commit(name_for(digest)), digest
         except OSError as exc:
@@ -751,7 +800,7 @@ def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Pa
         with _staging(directory) as stage:
             _download(url, stage, options, label)
             digest = stage.finish()
-            _validate(stage.path, layout, f"{label} downloaded from {shown}")
+            _validate(stage.path, layout, f"{label} downloaded from {shown}", options.limits)
             return stage.commit(name_for(digest)), digest
     except _DownloadError as exc:
         hint = ""

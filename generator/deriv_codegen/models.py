@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import Problem
 from .ir import WsCall
+from .limits import DEFAULT_LIMITS, Limits
 from .naming import identifier, pascal
 from .schema_prep import (
     assign_class_names,
@@ -80,15 +81,17 @@ def class_base(call_name: str) -> str:
     return pascal(call_name)
 
 
-def prepare_call(call: WsCall) -> tuple[dict[str, Any], dict[str, str], list[str], list[Problem]]:
+def prepare_call(
+    call: WsCall, limits: Limits = DEFAULT_LIMITS
+) -> tuple[dict[str, Any], dict[str, str], list[str], list[Problem]]:
     """The document handed to datamodel-code-generator and the base class of each model in it."""
     problems: list[Problem] = []
     req_file, resp_file = call.source_files
-    request = strip_titles(inline_local_refs(call.request_schema, req_file, problems))
+    request = strip_titles(inline_local_refs(call.request_schema, req_file, problems, limits))
     request = check_patterns(request, req_file, problems)
     for meta in ("auth_required", "auth_scopes"):
         request.pop(meta, None)
-    response = tolerant(strip_titles(inline_local_refs(call.response_schema, resp_file, problems)))
+    response = tolerant(strip_titles(inline_local_refs(call.response_schema, resp_file, problems, limits)))
     base = class_base(call.name)
     used: set[str] = {f"{base}Response"}  # reserved for the response root while naming the request
     request_names, request_roots = assign_class_names(request, f"{base}Request", base, used)
@@ -130,8 +133,8 @@ def run_model_generator(
     return code, problems
 
 
-def generate_call_models(call: WsCall, source_label: str) -> CallModels:
-    doc, bases, roots, problems = prepare_call(call)
+def generate_call_models(call: WsCall, source_label: str, limits: Limits = DEFAULT_LIMITS) -> CallModels:
+    doc, bases, roots, problems = prepare_call(call, limits)
     classes = tuple(sorted([*bases, *roots]))
     code, more = run_model_generator(doc, bases, list(classes), source_label, call.source_files[0])
     problems += more
@@ -239,10 +242,12 @@ def _strip_annotated(node: ast.expr) -> ast.expr:
     return node
 
 
-def build_call_models(calls: Sequence[WsCall], source_label: str) -> list[CallModels]:
+def build_call_models(
+    calls: Sequence[WsCall], source_label: str, limits: Limits = DEFAULT_LIMITS
+) -> list[CallModels]:
     """Generate every call's module, in input order, in this process.
 
     Measured on the Options bundle: a pool of forked workers saves no wall time (each worker pays
     the model generator's ~0.4 s of imports again) and doubles CPU use, so this stays sequential.
     """
-    return [generate_call_models(call, source_label) for call in calls]
+    return [generate_call_models(call, source_label, limits) for call in calls]

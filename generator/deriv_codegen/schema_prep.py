@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from .errors import Problem
+from .limits import DEFAULT_LIMITS, Limits
 from .naming import pascal, unique
 
 Schema = dict[str, Any]
@@ -40,10 +41,23 @@ _CONSTRAINTS = (
     "maxProperties",
 )
 _SUBSCHEMA_LISTS = ("oneOf", "anyOf", "allOf")
+_DROPPED_AT_ROOT = ("definitions", "$defs", "$schema")
 
 
-def inline_local_refs(schema: Schema, where: str, problems: list[Problem]) -> Schema:
-    root = copy.deepcopy(schema)
+def inline_local_refs(
+    schema: Schema, where: str, problems: list[Problem], limits: Limits = DEFAULT_LIMITS
+) -> Schema:
+    """``schema`` with every local ``$ref`` replaced by (a copy of) its target.
+
+    Bounded whatever the input: a reference back into a definition being expanded (recursion, direct
+    or through others) is cut there and typed as Any, with a reported problem; more than 32 nested
+    references likewise. The result may hold at most ``limits.max_schema_nodes`` JSON values and nest
+    at most ``limits.max_depth`` deep, else :class:`~deriv_codegen.errors.LimitExceeded` is raised
+    as soon as that is known (a definition referenced twice by each of the next doubles the output).
+    """
+    root = schema
+    produced = 0
+    expanding: set[int] = set()  # id() of the definitions being expanded, for cycle detection
 
     def resolve(ref: str) -> Any:
         target: Any = root
@@ -51,26 +65,52 @@ def inline_local_refs(schema: Schema, where: str, problems: list[Problem]) -> Sc
             target = target[part.replace("~1", "/").replace("~0", "~")]
         return target
 
-    def walk(node: Any, depth: int) -> Any:
+    def without_ref(node: dict[str, Any], depth: int, refs: int) -> dict[str, Any]:
+        return {k: walk(v, depth + 1, refs) for k, v in node.items() if k != "$ref"}
+
+    def walk(node: Any, depth: int, refs: int) -> Any:
+        # Builds new containers throughout, so the input is never shared with (or changed through) the output.
+        nonlocal produced
+        produced += 1
+        if produced > limits.max_schema_nodes:
+            raise limits.exceeded(
+                "max_schema_nodes",
+                where,
+                f"inlining its $refs yields more than {limits.max_schema_nodes:,} values",
+            )
+        if depth > limits.max_depth:
+            raise limits.exceeded(
+                "max_depth", where, f"inlining its $refs nests values deeper than {limits.max_depth}"
+            )
         if isinstance(node, list):
-            return [walk(v, depth) for v in node]
+            return [walk(v, depth + 1, refs) for v in node]
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref")
-        if isinstance(ref, str):
-            if not ref.startswith("#/") or depth > 32:
-                problems.append(Problem(where, f"reference {ref!r} not resolvable; typed as Any"))
-                return {k: v for k, v in node.items() if k != "$ref"}
-            try:
-                target = resolve(ref)
-            except (KeyError, TypeError):
-                problems.append(Problem(where, f"reference {ref!r} points nowhere; typed as Any"))
-                return {k: v for k, v in node.items() if k != "$ref"}
-            merged = {**copy.deepcopy(target), **{k: v for k, v in node.items() if k != "$ref"}}
-            return walk(merged, depth + 1)
-        return {k: walk(v, depth) for k, v in node.items()}
+        if not isinstance(ref, str):
+            return {k: walk(v, depth + 1, refs) for k, v in node.items()}
+        if not ref.startswith("#/") or refs >= 32:
+            problems.append(Problem(where, f"reference {ref!r} not resolvable; typed as Any"))
+            return without_ref(node, depth, refs)
+        try:
+            target = resolve(ref)
+        except (KeyError, TypeError, IndexError):
+            problems.append(Problem(where, f"reference {ref!r} points nowhere; typed as Any"))
+            return without_ref(node, depth, refs)
+        if not isinstance(target, dict):
+            problems.append(Problem(where, f"reference {ref!r} does not point to a schema; typed as Any"))
+            return without_ref(node, depth, refs)
+        if id(target) in expanding:
+            problems.append(Problem(where, f"reference {ref!r} is recursive; typed as Any where it recurs"))
+            return without_ref(node, depth, refs)
+        expanding.add(id(target))
+        try:
+            return walk({**target, **{k: v for k, v in node.items() if k != "$ref"}}, depth, refs + 1)
+        finally:
+            expanding.discard(id(target))
 
-    out: Schema = walk(root, 0)
+    # The definitions are dropped from the result: only what references them is expanded.
+    out: Schema = walk({k: v for k, v in root.items() if k not in _DROPPED_AT_ROOT}, 0, 0)
     out.pop("definitions", None)
     out.pop("$defs", None)
     out.pop("$schema", None)

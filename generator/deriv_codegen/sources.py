@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import SourcesError
 from .layouts import get_layout
+from .limits import DEFAULT_LIMITS, Limits
 
 SOURCES_FILE = Path("schemas") / "sources.toml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -61,6 +62,7 @@ class SourcesFile:
     path: Path
     sources: dict[str, Source]
     mirrors: tuple[Path, ...]
+    limits: Limits = DEFAULT_LIMITS  # the [limits] table: caps on bundles (see deriv_codegen.limits)
 
     @property
     def project_root(self) -> Path:
@@ -100,6 +102,7 @@ def load_sources(path: Path) -> SourcesFile:
     if not isinstance(mirrors_raw, list) or not all(isinstance(m, str) for m in mirrors_raw):
         raise SourcesError(f"{path}: [fetch] mirrors must be a list of directory paths (strings)")
     mirrors = tuple((root / m).resolve() for m in mirrors_raw)
+    limits = Limits.from_table(data.get("limits", {}), str(path))
     tables = data.get("sources", {})
     if not isinstance(tables, dict):
         raise SourcesError(f"{path}: 'sources' must be tables: [sources.NAME]")
@@ -136,7 +139,7 @@ def load_sources(path: Path) -> SourcesFile:
             package=entry["package"],
             mirror_path_template=mirror_path,
         )
-    return SourcesFile(path=path, sources=sources, mirrors=mirrors)
+    return SourcesFile(path=path, sources=sources, mirrors=mirrors, limits=limits)
 
 
 def write_pin(path: Path, name: str, version: str, sha256: str) -> None:

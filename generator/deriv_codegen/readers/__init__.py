@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import BundleError
 from ..ir import ApiIR, BundleInfo
+from ..limits import DEFAULT_LIMITS, Limits
 from .files import BundleFiles
 from .options import read_options_bundle
 
@@ -17,14 +18,14 @@ READERS: dict[str, Reader] = {
 }
 
 
-def read_bundle(path: Path, layout: str, info: BundleInfo) -> ApiIR:
+def read_bundle(path: Path, layout: str, info: BundleInfo, limits: Limits = DEFAULT_LIMITS) -> ApiIR:
     try:
         reader = READERS[layout]
     except KeyError:
         raise BundleError(
             f"no reader for bundle layout {layout!r} (readers exist for: {', '.join(READERS)})"
         ) from None
-    return reader(BundleFiles.open(path), info)
+    return reader(BundleFiles.open(path, limits), info)
 
 
 __all__ = ["READERS", "BundleFiles", "read_bundle"]

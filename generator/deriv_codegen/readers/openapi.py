@@ -29,7 +29,12 @@ def read_openapi(doc: Any, ir: ApiIR, where: str) -> None:
     ir.openapi = doc
     resolver = _Resolver(doc)
     for name, scheme in sorted((components or {}).get("securitySchemes", {}).items()):
-        ir.security_schemes.append(_scheme(name, resolver.deref(scheme)))
+        try:
+            ir.security_schemes.append(_scheme(name, resolver.deref(scheme)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a $ref loop or dangling $ref
+            ir.problems.append(
+                Problem(f"{where}: securitySchemes/{name}", f"cannot interpret ({exc}); skipped", "skipped")
+            )
     root_security = doc.get("security")
     for path, item in doc["paths"].items():
         if not isinstance(item, dict):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import BundleError, Problem
+from ..errors import BundleError, LimitExceeded, Problem
 from ..ir import ApiIR, BundleInfo, RestShapedSchema, WsCall
 from .files import BundleFiles
 from .openapi import read_openapi
@@ -41,6 +41,8 @@ def read_options_bundle(files: BundleFiles, info: BundleInfo) -> ApiIR:
     if OPENAPI_FILE in files.files:
         try:
             read_openapi(files.json(OPENAPI_FILE), ir, where=OPENAPI_FILE)
+        except LimitExceeded:
+            raise  # a limit stops the run; an unreadable file is only reported
         except BundleError as exc:
             ir.problems.append(Problem(OPENAPI_FILE, str(exc), "skipped"))
     else:
@@ -56,6 +58,8 @@ def _load(files: BundleFiles, name: str | None, ir: ApiIR) -> dict[str, Any] | N
         return None
     try:
         data = files.json(name)
+    except LimitExceeded:
+        raise
     except BundleError as exc:
         ir.problems.append(Problem(name, str(exc), "skipped"))
         return None
