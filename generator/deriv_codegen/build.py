@@ -8,6 +8,7 @@ a no-op (this is what makes regeneration with unchanged inputs fast).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -110,9 +111,10 @@ def generate(
     from .config import load_api_config
     from .models import build_call_models
     from .readers import read_bundle
-    from .render import build_view, render_package
+    from .render import build_view, render_package, screen_calls
 
     ir = read_bundle(bundle, layout, info, limits)
+    screen_calls(ir)
     config = load_api_config(overrides_dir, info.source)
     models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", limits)
     from .rest import build_rest
@@ -146,8 +148,28 @@ def _require_generator_extra() -> None:
         )
 
 
+def check_parses(rel: str, source: str | bytes, dest: Path) -> None:
+    """A generated Python file must parse; one that does not is a generator bug, reported as such."""
+    try:
+        compile(source, rel, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise CodegenError(
+            f"generated file {rel} does not parse (line {line}: {msg}); nothing was written and "
+            f"{dest} is untouched. This is a bug of deriv-codegen: please report it with the bundle"
+        ) from None
+
+
 def write_tree(dest: Path, files: dict[str, str], key: str) -> None:
-    """Write ``files`` under ``dest``, formatted, replacing any previous tree atomically."""
+    """Write ``files`` under ``dest``, formatted, replacing any previous tree atomically.
+
+    Every Python file is parsed before anything is written and again after formatting, before the
+    staging directory replaces ``dest``: a file that does not parse leaves the previous tree as it was.
+    """
+    for rel, text in sorted(files.items()):
+        if rel.endswith(".py"):
+            check_parses(rel, text, dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = dest.parent / f".{dest.name}.staging-{os.getpid()}"
     old = dest.parent / f".{dest.name}.old-{os.getpid()}"
@@ -156,8 +178,16 @@ def write_tree(dest: Path, files: dict[str, str], key: str) -> None:
         for rel, text in sorted(files.items()):
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
+            try:
+                path.write_text(text, encoding="utf-8", newline="\n")
+            except UnicodeEncodeError as exc:
+                raise CodegenError(
+                    f"generated file {rel} cannot be written as UTF-8 ({exc.reason} at {exc.start}): "
+                    "the bundle carries a lone surrogate"
+                ) from None
         format_tree(staging)
+        for path in sorted(staging.rglob("*.py")):
+            check_parses(path.relative_to(staging).as_posix(), path.read_bytes(), dest)
         stamp = {"build_key": key, "files": _tree_files(staging)}
         (staging / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if dest.exists():

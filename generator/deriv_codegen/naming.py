@@ -9,8 +9,13 @@ from __future__ import annotations
 import keyword
 import re
 
+from .pysource import is_ident
+
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"self", "cls", "timeout"}
+#: Parameter names every generated method defines itself; every other local of a generated method
+#: (``_payload``, ``_m``, ``_calls``, ``_UNSET``...) starts with ``_``, which no parameter does.
+RESERVED_PARAMS = frozenset({"self", "timeout"})
 
 
 def words(text: str) -> list[str]:
@@ -51,3 +56,18 @@ def unique(candidates: list[str], used: set[str]) -> str:
         n += 1
     used.add(f"{base}{n}")
     return f"{base}{n}"
+
+
+def param_name(name: str, json_name: str, used: set[str]) -> str:
+    """The Python parameter for a field: its model name unless that could shadow a local of the method.
+
+    Names that start with ``_`` (the generated code's locals), ``self``/``timeout``, names already
+    taken and anything that is not a plain ASCII identifier become ``identifier(json_name)``,
+    suffixed with ``_`` until free. The wire name stays ``json_name``.
+    """
+    if name in used or name in RESERVED_PARAMS or name.startswith("_") or not is_ident(name):
+        name = identifier(json_name)
+    while name in used or name in RESERVED_PARAMS:
+        name += "_"
+    used.add(name)
+    return name

@@ -2,6 +2,14 @@
 
 Templates only render: every decision (names, signatures, imports) is made here, in plain
 view objects. One template per kind of generated file, named after the file it produces.
+
+Bundle text reaches a template's output only through the filters of :func:`environment`, which
+are the functions of :mod:`deriv_codegen.pysource`: a ``{{ ... }}`` whose value is not the result
+of one of them (a :class:`~deriv_codegen.pysource.Source`) is refused. Names meant to be
+identifiers are checked there too (ASCII, ``isidentifier()``, not a keyword).
+
+Generated method bodies use only ``self``, ``timeout`` and names starting with ``_`` besides their
+parameters, which :func:`~deriv_codegen.naming.param_name` keeps apart: no schema can shadow a local.
 """
 
 from __future__ import annotations
@@ -14,18 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, pysource
 from .config import ApiConfig
-from .errors import Problem
+from .errors import CodegenError, Problem
 from .ir import ApiIR, WsCall
 from .models import CallModels, FieldSpec
-from .naming import identifier
+from .naming import identifier, param_name
 from .rest import RestBuild, RestOpView
 
 #: Names the base client uses or will use; a call with one of these names gets a ``_`` suffix.
 RESERVED_METHODS = frozenset({"close", "aclose", "connect", "transport", "call", "stream", "subscribe"})
 #: Request fields the runtime manages itself.
 MANAGED_FIELDS = frozenset({"req_id", "subscribe"})
+#: Names ``_calls.py`` defines besides the call constants.
+RESERVED_CONSTS = frozenset({"CALLS", "MSG_TYPES"})
 
 
 def templates_dir() -> Path:
@@ -53,10 +63,19 @@ class CallView:
     response_class: str
     positional: ParamView | None
     params: list[ParamView]
-    stream_types: list[tuple[str, str, str]]  # (msg_type, module alias, class)
+    stream_types: list[tuple[str, str, str]]  # (msg_type, module, class)
     stream_annotation: str
     description: str
-    constants: list[tuple[str, str]]  # (json name, Python literal) always sent, e.g. ("ping", "1")
+    constants: list[tuple[str, pysource.Source]]  # (json name, Python literal) always sent: ("ping", "1")
+    auth_doc: str = ""  # "Needs an authenticated connection (scopes: ...)." or "No authentication needed."
+
+    @property
+    def messages(self) -> str:
+        return ", ".join(self.call.msg_types)
+
+    @property
+    def subscribe_method(self) -> str:
+        return f"subscribe_{self.method.rstrip('_')}"
 
     @property
     def all_params(self) -> list[ParamView]:
@@ -94,15 +113,41 @@ class PackageView:
     problems: list[Problem] = field(default_factory=list)
 
 
+#: What a call name must look like: it becomes a method, a module and a constant name.
+_CALL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def screen_calls(ir: ApiIR) -> None:
+    """Leave out (and report) WebSocket calls whose name could not become a method, module and constant."""
+    kept: list[WsCall] = []
+    for call in ir.ws_calls:
+        if _CALL_NAME.fullmatch(call.name):
+            kept.append(call)
+        else:
+            where = call.source_files[0] or call.name
+            ir.problems.append(
+                Problem(
+                    where,
+                    f"call name {call.name!r} is not a plain name (ASCII letters, digits, _); call skipped",
+                    "skipped",
+                )
+            )
+    ir.ws_calls = kept
+
+
 def _names_in(annotation: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
 
 
+def auth_sentence(required: bool, scopes: Iterable[str], subject: str = "an authenticated connection") -> str:
+    if not required:
+        return "No authentication needed."
+    listed = ", ".join(scopes)
+    return f"Needs {subject}" + (f" (scopes: {listed})" if listed else "") + "."
+
+
 def _param(f: FieldSpec, used: set[str]) -> ParamView:
-    name = identifier(f.json_name) if f.name in used or f.name in {"self", "timeout"} else f.name
-    while name in used:
-        name += "_"
-    used.add(name)
+    name = param_name(f.name, f.json_name, used)
     if f.required:
         default = f.constant
         omit = None
@@ -121,6 +166,14 @@ def build_view(
 ) -> PackageView:
     problems: list[Problem] = []
     by_call = {m.call: m for m in models}
+    modules: dict[str, str] = {}
+    for m in models:
+        if m.module in modules:
+            raise CodegenError(
+                f"calls {modules[m.module]!r} and {m.call!r} both become the module {m.module!r}: "
+                "the bundle names two calls alike"
+            )
+        modules[m.module] = m.call
     single_msg = {c.msg_types[0]: c.name for c in ir.ws_calls if len(c.msg_types) == 1}
     # Flat export of model classes: names unique across modules are exported from ``models``.
     owners: dict[str, list[str]] = {}
@@ -136,12 +189,17 @@ def build_view(
 
     calls: list[CallView] = []
     used_methods: set[str] = set()
+    used_consts: set[str] = set(RESERVED_CONSTS)
     type_imports: dict[str, set[str]] = {}
     typing_names: set[str] = {"Any"}
     uses_unset = False
     for call in sorted(ir.ws_calls, key=lambda c: c.name):
         m = by_call[call.name]
+        where = call.source_files[0] or call.name
         method = config.methods.get(call.name) or identifier(call.name)
+        pysource.ident(method, f"method name of call {call.name!r}", where)
+        if method.startswith("_"):
+            raise CodegenError(f"{where}: method name {method!r} of call {call.name!r} starts with '_'")
         if method in RESERVED_METHODS or method in used_methods:
             problems.append(Problem(call.name, f"method name {method!r} is taken; using {method}_"))
             method += "_"
@@ -152,7 +210,11 @@ def build_view(
         if fields and fields[0].json_name == call.name and fields[0].required and fields[0].constant is None:
             positional = _param(fields[0], used)
             fields = fields[1:]
-        constants = [(f.json_name, f.constant) for f in fields if f.constant is not None]
+        constants = [
+            (f.json_name, pysource.literal_source(f.constant, where))
+            for f in fields
+            if f.constant is not None
+        ]
         fields = [f for f in fields if f.constant is None]
         ordered = [f for f in fields if f.required] + [f for f in fields if not f.required]
         params = [_param(f, used) for f in ordered]
@@ -177,12 +239,16 @@ def build_view(
                     if om.response_class not in seen:
                         seen.add(om.response_class)
                         annotation += f" | {om.response_class}"
+        const = m.module.upper()
+        while const in used_consts:
+            const += "_"
+        used_consts.add(const)
         calls.append(
             CallView(
                 call=call,
                 method=method,
                 module=m.module,
-                const=identifier(call.name).upper(),
+                const=const,
                 request_class=m.request_class,
                 response_class=m.response_class,
                 positional=positional,
@@ -190,7 +256,8 @@ def build_view(
                 stream_types=stream_types,
                 stream_annotation=annotation,
                 constants=constants,
-                description=" ".join(call.description.split()),
+                description=call.description,
+                auth_doc=auth_sentence(call.auth_required, call.auth_scopes),
             )
         )
     msg_type_models = sorted(
@@ -209,7 +276,7 @@ def build_view(
         source=b.source,
         version=b.version,
         sha256=b.sha256,
-        header=f"# Generated by deriv-codegen from {b.source} {b.version}. Do not edit: regenerate instead.",
+        header=f"Generated by deriv-codegen from {b.source} {b.version}. Do not edit: regenerate instead.",
         generator_version=__version__,
         calls=calls,
         type_imports=sorted((mod, sorted(names)) for mod, names in type_imports.items() if names),
@@ -246,20 +313,23 @@ def _local_version(version: str) -> str:
     return ".".join(p for p in re.split(r"[^A-Za-z0-9]+", version) if p) or "unversioned"
 
 
-def _docstring(text: str, indent: int = 0) -> str:
-    """Text safe inside a triple-quoted docstring."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
-    if text.endswith('"'):
-        text += " "
-    pad = " " * indent
-    return "\n".join((pad + line) if line else "" for line in text.splitlines()).lstrip()
+def _refuse_raw(value: Any) -> Any:
+    """Jinja's ``finalize``: only escaped fragments and counts reach a template's output."""
+    if isinstance(value, pysource.Source) or type(value) is int:
+        return value
+    raise CodegenError(
+        f"generator bug: a template prints {type(value).__name__} {str(value)[:60]!r} without an "
+        "escaping filter (py, doc, comment, toml, md, md_code, ident, annotation)"
+    )
 
 
-def _wrap(text: str, width: int = 88, indent: int = 0) -> str:
-    import textwrap
+def _join(items: Iterable[Any], sep: str = "") -> pysource.Source:
+    """``join`` for escaped fragments only (a plain string in the list is refused)."""
+    return pysource.Source(sep.join(_refuse_raw(i) for i in items))
 
-    text = " ".join(text.split())
-    return textwrap.fill(text, width=width, subsequent_indent=" " * indent, break_on_hyphens=False)
+
+def _rstrip(fragment: pysource.Source) -> pysource.Source:
+    return pysource.Source(_refuse_raw(fragment).rstrip())
 
 
 def environment() -> Any:
@@ -272,11 +342,25 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - renders Python source and TOML, never HTML
+        finalize=_refuse_raw,
     )
-    env.filters["docstring"] = _docstring
-    env.filters["wrap"] = _wrap
-    env.filters["pyrepr"] = repr
-    env.filters["rstrip"] = str.rstrip
+    # Macro output is made of template text and finalized (escaped) values only.
+    env.concat = lambda parts: pysource.Source("".join(parts))  # type: ignore[method-assign]
+    for name in list(env.filters):
+        if name not in {"length", "map"}:
+            del env.filters[name]
+    env.filters.update(
+        py=pysource.py_literal,
+        doc=pysource.docstring,
+        comment=pysource.comment,
+        toml=pysource.toml_str,
+        md=pysource.md_text,
+        md_code=pysource.md_code,
+        ident=pysource.ident,
+        annotation=pysource.annotation,
+        join=_join,
+        rstrip=_rstrip,
+    )
     return env
 
 
@@ -309,15 +393,23 @@ def render_package(view: PackageView, models: Iterable[CallModels], ir: ApiIR) -
     """Every file of the distribution directory, by relative path."""
     env = environment()
     files: dict[str, str] = {}
+
+    def render(template: str, target: str) -> None:
+        try:
+            files[target] = str(env.get_template(template).render(v=view))
+        except CodegenError as exc:
+            raise type(exc)(f"{target} (from {template}): {exc}") from None
+
+    pysource.ident(view.package, "package name")
     for template, target in PACKAGE_TEMPLATES:
-        files[target.format(pkg=view.package)] = env.get_template(template).render(v=view)
+        render(template, target.format(pkg=view.package))
     for m in models:
-        files[f"{view.package}/models/{m.module}.py"] = m.code
+        files[f"{view.package}/models/{pysource.ident(m.module, 'module name', m.call)}.py"] = m.code
     if view.rest is not None and view.rest.code is not None:
         files[f"{view.package}/rest_models.py"] = view.rest.code
-        files[f"{view.package}/rest.py"] = env.get_template("package/rest.py.jinja").render(v=view)
+        render("package/rest.py.jinja", f"{view.package}/rest.py")
         if view.otp is not None and view.otp.params:
-            files[f"{view.package}/connect.py"] = env.get_template("package/connect.py.jinja").render(v=view)
+            render("package/connect.py.jinja", f"{view.package}/connect.py")
     files[f"{view.package}/py.typed"] = ""
     files[f"{view.package}/schemas.json"] = schemas_document(ir)
     if ir.openapi is not None:

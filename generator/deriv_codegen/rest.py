@@ -15,14 +15,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from . import pysource
 from .config import ApiConfig
-from .errors import Problem
+from .errors import CodegenError, Problem
 from .ir import ApiIR, RestOperation
 from .models import REQUEST_BASE, RESPONSE_BASE, FieldSpec, request_fields, run_model_generator
-from .naming import identifier, pascal, snake, unique
+from .naming import identifier, param_name, pascal, snake, unique
 from .schema_prep import assign_class_names, strip_titles, tolerant
 
 _VERSION = re.compile(r"^v\d+$")
@@ -63,6 +64,12 @@ class RestOpView:
     @property
     def all_args(self) -> list[str]:
         return [p.name for p in self.params] + [f.name for f in self.body_fields]
+
+    @property
+    def auth_doc(self) -> str:
+        if not self.needs_auth:
+            return "No authentication needed."
+        return "Needs authentication" + (f" (scopes: {', '.join(self.scopes)})" if self.scopes else "") + "."
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,7 @@ def build_rest(ir: ApiIR, config: ApiConfig, source_label: str) -> RestBuild:
     bases: dict[str, str] = {}
     roots: list[str] = []
     for name, schema in components.items():
+        pysource.ident(name, "component schema name", "rest-api-openapi.json: components.schemas")
         prepared = tolerant(strip_titles(_rewrite_refs(schema)), keep_required=())
         _mark_secrets(prepared)
         used.discard(name)  # reserved for this component from the start, so no nested class takes it
@@ -164,6 +172,9 @@ def build_rest(ir: ApiIR, config: ApiConfig, source_label: str) -> RestBuild:
         key = op_key(op)
         method = config.rest_methods.get(key) or derived_name(op)
         method = unique([method], method_names)
+        pysource.ident(method, "method name", f"rest-api-openapi.json: {key}")
+        if method.startswith("_"):
+            raise CodegenError(f"rest-api-openapi.json: {key}: method name {method!r} starts with '_'")
         base = pascal(method)
         body_class = None
         if op.body is not None and op.body.content_type == "application/json" and op.body.schema:
@@ -231,7 +242,7 @@ def _view(
     defs: dict[str, Any],
     problems: list[Problem],
 ) -> RestOpView:
-    used: set[str] = {"self", "timeout"}
+    used: set[str] = set()
     params: list[RestParam] = []
     app_id_header = None
     for p in op.parameters:
@@ -243,13 +254,14 @@ def _view(
         if p.location == "cookie":
             problems.append(Problem(op_key(op), f"cookie parameter {p.name!r} not supported; left out"))
             continue
-        name = unique([identifier(p.name), identifier(p.name) + "_"], used)
+        name = param_name(identifier(p.name), p.name, used)
         params.append(RestParam(name, p.name, p.location, _py_type(p.schema), p.required, p.description))
     body_fields: tuple[FieldSpec, ...] = ()
     if body_class is not None and body_class in defs:
         fields = request_fields(code, body_class, defs[body_class])
-        if all(f.name not in used for f in fields):
-            body_fields = fields
+        # A body field named like a parameter or a local gets another parameter name; the body
+        # still carries its JSON name.
+        body_fields = tuple(replace(f, name=param_name(f.name, f.json_name, used)) for f in fields)
     kinds = sorted({c or "None" for _, c in responses}) or ["None"]
     scopes = tuple(s for req in op.security or () for s in req.scopes)
     return RestOpView(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from deriv_runtime._unset import UNSET, Unset
+from deriv_runtime._unset import UNSET as _UNSET
+from deriv_runtime._unset import Unset
 from deriv_runtime.client import BaseClient, Stream
 
 from . import _calls
@@ -55,11 +56,11 @@ class MiniClient(BaseClient):
         """
         from .models import fill as _m
 
-        payload: dict[str, Any] = {
+        _payload: dict[str, Any] = {
             "fill": fill,
         }
 
-        return await self._call(_calls.FILL, _m.FillRequest, payload, _m.FillResponse, timeout)
+        return await self._call(_calls.FILL, _m.FillRequest, _payload, _m.FillResponse, timeout)
 
     async def greet(
         self,
@@ -84,16 +85,16 @@ class MiniClient(BaseClient):
         """
         from .models import greet as _m
 
-        payload: dict[str, Any] = {
+        _payload: dict[str, Any] = {
             "name": name,
             "greet": 1,
         }
         if times is not None:
-            payload["times"] = times
+            _payload["times"] = times
         if passthrough is not None:
-            payload["passthrough"] = passthrough
+            _payload["passthrough"] = passthrough
 
-        return await self._call(_calls.GREET, _m.GreetRequest, payload, _m.GreetResponse, timeout)
+        return await self._call(_calls.GREET, _m.GreetRequest, _payload, _m.GreetResponse, timeout)
 
     async def order(
         self,
@@ -103,7 +104,7 @@ class MiniClient(BaseClient):
         side: Literal["buy", "sell"] | None = None,
         barrier: str | None = None,
         limits: OrderLimits | None = None,
-        note: str | None | Unset = UNSET,
+        note: str | None | Unset = _UNSET,
         passthrough: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> OrderResponse:
@@ -126,22 +127,22 @@ class MiniClient(BaseClient):
         """
         from .models import order as _m
 
-        payload: dict[str, Any] = {
+        _payload: dict[str, Any] = {
             "order": order,
             "price": price,
         }
         if side is not None:
-            payload["side"] = side
+            _payload["side"] = side
         if barrier is not None:
-            payload["barrier"] = barrier
+            _payload["barrier"] = barrier
         if limits is not None:
-            payload["limits"] = limits
-        if note is not UNSET:
-            payload["note"] = note
+            _payload["limits"] = limits
+        if note is not _UNSET:
+            _payload["note"] = note
         if passthrough is not None:
-            payload["passthrough"] = passthrough
+            _payload["passthrough"] = passthrough
 
-        return await self._call(_calls.ORDER, _m.OrderRequest, payload, _m.OrderResponse, timeout)
+        return await self._call(_calls.ORDER, _m.OrderRequest, _payload, _m.OrderResponse, timeout)
 
     def subscribe_order(
         self,
@@ -151,7 +152,7 @@ class MiniClient(BaseClient):
         side: Literal["buy", "sell"] | None = None,
         barrier: str | None = None,
         limits: OrderLimits | None = None,
-        note: str | None | Unset = UNSET,
+        note: str | None | Unset = _UNSET,
         passthrough: dict[str, Any] | None = None,
     ) -> Stream[OrderResponse | FillResponse]:
         """Stream ``order``: Place an order, optionally following its state.
@@ -168,30 +169,30 @@ class MiniClient(BaseClient):
             note: [Optional] Free text; `null` clears it.
             passthrough: [Optional] Echoed back.
         """
-        from .models import fill as _fill
+        from .models import fill as _m_fill
         from .models import order as _m
 
-        payload: dict[str, Any] = {
+        _payload: dict[str, Any] = {
             "order": order,
             "price": price,
         }
         if side is not None:
-            payload["side"] = side
+            _payload["side"] = side
         if barrier is not None:
-            payload["barrier"] = barrier
+            _payload["barrier"] = barrier
         if limits is not None:
-            payload["limits"] = limits
-        if note is not UNSET:
-            payload["note"] = note
+            _payload["limits"] = limits
+        if note is not _UNSET:
+            _payload["note"] = note
         if passthrough is not None:
-            payload["passthrough"] = passthrough
+            _payload["passthrough"] = passthrough
 
         return self._stream(
             _calls.ORDER,
             _m.OrderRequest,
-            payload,
+            _payload,
             _m.OrderResponse,
             {
-                "fill": _fill.FillResponse,
+                "fill": _m_fill.FillResponse,
             },
         )

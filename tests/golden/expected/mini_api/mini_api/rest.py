@@ -91,7 +91,7 @@ class MiniRestClient(AsyncRestClient):
             RestError: an error status (``BadRequest``, ``Unauthorized``, ``RateLimited``...).
         """
 
-        body: dict[str, Any] | None = None
+        _body: dict[str, Any] | None = None
         return await self._request(  # type: ignore[no-any-return]
             _operations()["get_accounts_by_id"],
             {
@@ -99,7 +99,7 @@ class MiniRestClient(AsyncRestClient):
             },
             {},
             None,
-            body,
+            _body,
             timeout,
         )
 
@@ -124,9 +124,9 @@ class MiniRestClient(AsyncRestClient):
         """
         from . import rest_models as _m
 
-        body: dict[str, Any] | None = {}
+        _body: dict[str, Any] | None = {}
         if name is not None:
-            body["name"] = name  # type: ignore[index]
+            _body["name"] = name  # type: ignore[index]
         return await self._request(  # type: ignore[no-any-return]
             _operations()["post_accounts_by_id"],
             {
@@ -134,7 +134,7 @@ class MiniRestClient(AsyncRestClient):
             },
             {},
             _m.PostAccountsByIdBody,
-            body,
+            _body,
             timeout,
         )
 
@@ -153,13 +153,13 @@ class MiniRestClient(AsyncRestClient):
             RestError: an error status (``BadRequest``, ``Unauthorized``, ``RateLimited``...).
         """
 
-        body: dict[str, Any] | None = None
+        _body: dict[str, Any] | None = None
         return await self._request(  # type: ignore[no-any-return]
             _operations()["get_health"],
             {},
             {},
             None,
-            body,
+            _body,
             timeout,
         )
 
@@ -188,7 +188,7 @@ class MiniRestSyncClient(SyncRestClient):
             RestError: an error status (``BadRequest``, ``Unauthorized``, ``RateLimited``...).
         """
 
-        body: dict[str, Any] | None = None
+        _body: dict[str, Any] | None = None
         return self._request(  # type: ignore[no-any-return]
             _operations()["get_accounts_by_id"],
             {
@@ -196,7 +196,7 @@ class MiniRestSyncClient(SyncRestClient):
             },
             {},
             None,
-            body,
+            _body,
             timeout,
         )
 
@@ -221,9 +221,9 @@ class MiniRestSyncClient(SyncRestClient):
         """
         from . import rest_models as _m
 
-        body: dict[str, Any] | None = {}
+        _body: dict[str, Any] | None = {}
         if name is not None:
-            body["name"] = name  # type: ignore[index]
+            _body["name"] = name  # type: ignore[index]
         return self._request(  # type: ignore[no-any-return]
             _operations()["post_accounts_by_id"],
             {
@@ -231,7 +231,7 @@ class MiniRestSyncClient(SyncRestClient):
             },
             {},
             _m.PostAccountsByIdBody,
-            body,
+            _body,
             timeout,
         )
 
@@ -250,12 +250,12 @@ class MiniRestSyncClient(SyncRestClient):
             RestError: an error status (``BadRequest``, ``Unauthorized``, ``RateLimited``...).
         """
 
-        body: dict[str, Any] | None = None
+        _body: dict[str, Any] | None = None
         return self._request(  # type: ignore[no-any-return]
             _operations()["get_health"],
             {},
             {},
             None,
-            body,
+            _body,
             timeout,
         )

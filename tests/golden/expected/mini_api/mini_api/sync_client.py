@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from deriv_runtime._unset import UNSET, Unset
+from deriv_runtime._unset import UNSET as _UNSET
+from deriv_runtime._unset import Unset
 from deriv_runtime.sync import SyncBaseClient, SyncStream
 
 from .client import MiniClient
@@ -86,7 +87,7 @@ class MiniSyncClient(SyncBaseClient[MiniClient]):
         side: Literal["buy", "sell"] | None = None,
         barrier: str | None = None,
         limits: OrderLimits | None = None,
-        note: str | None | Unset = UNSET,
+        note: str | None | Unset = _UNSET,
         passthrough: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> OrderResponse:
@@ -128,7 +129,7 @@ class MiniSyncClient(SyncBaseClient[MiniClient]):
         side: Literal["buy", "sell"] | None = None,
         barrier: str | None = None,
         limits: OrderLimits | None = None,
-        note: str | None | Unset = UNSET,
+        note: str | None | Unset = _UNSET,
         passthrough: dict[str, Any] | None = None,
     ) -> SyncStream[OrderResponse | FillResponse]:
         """Stream ``order``: Place an order, optionally following its state.
