@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from deriv_runtime.calls import Resume
 from deriv_runtime.protocol import Ignored, Protocol, Reply, StreamMessage
 
 
@@ -91,7 +92,7 @@ def test_connection_lost_fails_calls_and_resubscribe_keeps_streams() -> None:
     call = p.call("ping", {"ping": 1})
     state, out = p.open_stream("ticks", {"ticks": "R_100", "subscribe": 1})
     p.receive(frame(msg_type="tick", subscription={"id": "old"}, req_id=out.req_id))
-    assert p.connection_lost() == [call.req_id]
+    assert p.connection_lost() == ([call.req_id], [])
     assert state.subscription_id is None
     (again,) = p.resubscribe()
     assert again.req_id != out.req_id and state.req_id == again.req_id
@@ -101,3 +102,41 @@ def test_connection_lost_fails_calls_and_resubscribe_keeps_streams() -> None:
     assert isinstance(p.receive(frame(msg_type="tick", req_id=out.req_id)), Ignored)
     event = p.receive(frame(msg_type="tick", subscription={"id": "new"}, req_id=again.req_id))
     assert isinstance(event, StreamMessage) and event.stream is state
+
+
+BUY_RESUME = Resume(
+    "proposal_open_contract",
+    (("proposal_open_contract", 1), ("subscribe", 1)),
+    (("contract_id", ("buy", "contract_id")),),
+)
+
+
+def test_a_stream_that_acts_is_never_resent_it_follows_what_it_created() -> None:
+    p = Protocol()
+    buy = {"buy": "1", "price": 10, "subscribe": 1}
+    state, out = p.open_stream("buy", buy, repeatable=False, resume=BUY_RESUME)
+    p.receive(frame(msg_type="buy", buy={"contract_id": 42}, subscription={"id": "s1"}, req_id=out.req_id))
+    assert p.connection_lost() == ([], [])
+    (again,) = p.resubscribe()
+    sent = json.loads(again.data)
+    assert sent == {"proposal_open_contract": 1, "subscribe": 1, "contract_id": 42, "req_id": again.req_id}
+    assert "buy" not in sent and state.call == "proposal_open_contract" and not state.ended
+    # a second drop re-opens the follow-up, never the purchase
+    p.connection_lost()
+    (third,) = p.resubscribe()
+    assert json.loads(third.data)["contract_id"] == 42 and "buy" not in json.loads(third.data)
+
+
+def test_a_stream_that_acts_ends_stranded_when_its_receipt_never_came() -> None:
+    p = Protocol()
+    state, _ = p.open_stream("buy", {"buy": "1", "subscribe": 1}, repeatable=False, resume=BUY_RESUME)
+    p.open_stream("ticks", {"ticks": "R_100", "subscribe": 1})
+    failed, stranded = p.connection_lost()
+    assert failed == [] and stranded == [state] and state.outcome_unknown and state.ended
+    (again,) = p.resubscribe()
+    assert json.loads(again.data)["ticks"] == "R_100"
+    # an error answer is a receipt of nothing: no follow-up either
+    p2 = Protocol()
+    s2, out2 = p2.open_stream("buy", {"buy": "1", "subscribe": 1}, repeatable=False, resume=BUY_RESUME)
+    p2.receive(frame(msg_type="buy", buy={}, req_id=out2.req_id))  # receipt without the id it needs
+    assert p2.connection_lost()[1] == [s2] and p2.resubscribe() == []

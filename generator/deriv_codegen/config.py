@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import SourcesError
 from .naming import pascal
@@ -26,6 +28,8 @@ class ApiConfig:
     otp_operation: str = ""
     #: Dotted path of the WebSocket URL in that operation's answer.
     otp_url_field: str = "data.url"
+    #: The ``[reconnect]`` table: which calls may be re-sent after a reconnect (see reconnect.py).
+    reconnect: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def rest_client_class(self) -> str:
@@ -66,4 +70,5 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
         rest_base_url=str(rest.get("base_url", "")),
         otp_operation=str(rest.get("otp_operation", "")),
         otp_url_field=str(rest.get("otp_url_field", "data.url")),
+        reconnect=data.get("reconnect") or {},
     )

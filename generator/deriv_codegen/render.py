@@ -28,6 +28,7 @@ from .errors import CodegenError, Problem
 from .ir import ApiIR, WsCall
 from .models import CallModels, FieldSpec
 from .naming import identifier, param_name
+from .reconnect import ReconnectRule, reconnect_rules
 from .rest import RestBuild, RestOpView
 
 #: Names the base client uses or will use; a call with one of these names gets a ``_`` suffix.
@@ -68,6 +69,8 @@ class CallView:
     description: str
     constants: list[tuple[str, pysource.Source]]  # (json name, Python literal) always sent: ("ping", "1")
     auth_doc: str = ""  # "Needs an authenticated connection (scopes: ...)." or "No authentication needed."
+    #: What the runtime may do with the call after a reconnect (from the override file's [reconnect]).
+    rule: ReconnectRule = field(default_factory=lambda: ReconnectRule(False))
 
     @property
     def messages(self) -> str:
@@ -165,6 +168,10 @@ def build_view(
     ir: ApiIR, models: list[CallModels], config: ApiConfig, package: str, rest: RestBuild | None = None
 ) -> PackageView:
     problems: list[Problem] = []
+    rules, rule_problems = reconnect_rules(
+        ir.ws_calls, config.reconnect, f"overrides/{ir.bundle.source}.toml"
+    )
+    problems.extend(rule_problems)
     by_call = {m.call: m for m in models}
     modules: dict[str, str] = {}
     for m in models:
@@ -228,9 +235,12 @@ def build_view(
         type_imports.setdefault(m.module, set()).add(m.response_class)
         stream_types: list[tuple[str, str, str]] = []
         annotation = m.response_class
+        rule = rules[call.name]
         if call.streams:
             seen = {m.response_class}
-            for msg_type in call.msg_types:
+            # a stream that resumes as another call's after a reconnect also yields that call's messages
+            follow_up = ir.call(rule.resume.call).msg_types if rule.resume is not None else ()
+            for msg_type in dict.fromkeys((*call.msg_types, *follow_up)):
                 other = single_msg.get(msg_type)
                 if other and other != call.name and other in by_call:
                     om = by_call[other]
@@ -258,6 +268,7 @@ def build_view(
                 constants=constants,
                 description=call.description,
                 auth_doc=auth_sentence(call.auth_required, call.auth_scopes),
+                rule=rule,
             )
         )
     msg_type_models = sorted(

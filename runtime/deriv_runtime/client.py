@@ -42,23 +42,40 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
 
 
 def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
-    error = message.get("error")
-    if isinstance(error, Mapping):
-        raise APIError(
-            info.name,
-            str(error.get("code", "UnknownError")),
-            str(error.get("message", "")),
-            error.get("details") if isinstance(error.get("details"), Mapping) else None,
-            message.get("echo_req") if isinstance(message.get("echo_req"), Mapping) else None,
+    """Raise :class:`APIError` for the server's error object. An ``error`` that is present but not an
+    object (a string, a list, ``null``) is not a success either: :class:`ResponseError`, with the
+    message kept in ``.raw``."""
+    if "error" not in message:
+        return
+    error = message["error"]
+    if not isinstance(error, Mapping):
+        raise ResponseError(
+            f"{info.name}: the answer carries an error that is not an object "
+            f"({type(error).__name__}); the raw message is in .raw",
+            raw=message,
         )
+    raise APIError(
+        info.name,
+        str(error.get("code", "UnknownError")),
+        str(error.get("message", "")),
+        error.get("details") if isinstance(error.get("details"), Mapping) else None,
+        message.get("echo_req") if isinstance(message.get("echo_req"), Mapping) else None,
+    )
 
 
 def parse_response(info: CallInfo, response_type: type[R], message: Mapping[str, Any]) -> R:
-    raise_for_error(info, message)
+    if "error" in message:
+        raise_for_error(info, message)
     try:
         return response_type.model_validate(message)
     except ValidationError as exc:
-        raise ResponseError(f"{info.name}: cannot read the response: {exc}") from None
+        raise ResponseError(f"{info.name}: cannot read the response: {_problems(exc)}", raw=message) from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """Field paths and broken rules, without the values (an answer may carry tokens or OTP URLs)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<message>'}: {e['msg']}" for e in errors)
 
 
 class Stream(Generic[R]):
@@ -75,6 +92,7 @@ class Stream(Generic[R]):
         default_type: type[R],
         types_by_msg_type: Mapping[str, type[R]],
         check: Callable[[CallInfo, Mapping[str, Any]], None] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self._transport = transport
         self._info = info
@@ -82,6 +100,7 @@ class Stream(Generic[R]):
         self._default = default_type
         self._types = types_by_msg_type
         self._check = check
+        self._timeout = timeout
         self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
         self._messages: AsyncIterator[JsonObject] | None = None
 
@@ -102,8 +121,17 @@ class Stream(Generic[R]):
     async def __aenter__(self) -> Stream[R]:
         if self._cm is not None:
             raise RuntimeError(f"{self._info.name} stream is already open; a Stream is used once")
-        self._cm = self._transport.subscribe(self._payload)
+        self._cm = self._transport.subscribe(self._payload, info=self._info, timeout=self._timeout)
         self._messages = await self._cm.__aenter__()
+        peek = getattr(self._messages, "peek", None)
+        first = peek() if peek is not None else None
+        if first is not None and "error" in first:  # refused at once (a bad symbol, no balance): say so here
+            try:
+                raise_for_error(self._info, first)
+            except BaseException as exc:
+                cm, self._messages = self._cm, None
+                await cm.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
         return self
 
     async def __aexit__(
@@ -128,7 +156,9 @@ class Stream(Generic[R]):
         try:
             return model.model_validate(message)
         except ValidationError as exc:
-            raise ResponseError(f"{self._info.name}: cannot read the message: {exc}") from None
+            raise ResponseError(
+                f"{self._info.name}: cannot read the message: {_problems(exc)}", raw=message
+            ) from None
 
 
 C = TypeVar("C", bound="BaseClient")
@@ -245,7 +275,9 @@ class BaseClient:
         timeout: float | None,
     ) -> R:
         body = build_request(info, request_type, payload)
-        answer = await self._transport.request(body, timeout=self._timeout if timeout is None else timeout)
+        answer = await self._transport.request(
+            body, timeout=self._timeout if timeout is None else timeout, info=info
+        )
         if self._strict:
             self._check(info, answer)
         return parse_response(info, response_type, answer)
@@ -260,4 +292,6 @@ class BaseClient:
     ) -> Stream[R]:
         body = build_request(info, request_type, {**payload, "subscribe": 1})
         check = self._check if self._strict else None
-        return Stream(self._transport, info, body, response_type, types_by_msg_type or {}, check)
+        return Stream(
+            self._transport, info, body, response_type, types_by_msg_type or {}, check, self._timeout
+        )

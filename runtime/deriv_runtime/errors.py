@@ -13,6 +13,7 @@
     └── TransportError              the connection failed, closed, or a wait timed out
         ├── ConnectionFailed        could not connect (or reconnect: gave up)
         ├── ConnectionLost          the connection dropped while a call waited for its answer
+        │   └── OutcomeUnknown      ... after an order was sent, before its receipt: never re-sent
         ├── TransportClosed         the client was closed
         └── CallTimeout             no answer within the call's deadline (also a TimeoutError)
 
@@ -44,7 +45,14 @@ class RequestValidationError(DerivError, ValueError):
 
 
 class ResponseError(DerivError):
-    """A message from the server could not be read as the documented response."""
+    """A message from the server could not be read as the documented response.
+
+    ``raw`` is the message as received (kept for the user; never part of ``str()``).
+    """
+
+    def __init__(self, text: str, raw: Any = None) -> None:
+        super().__init__(text)
+        self.raw = raw
 
 
 class APIError(DerivError):
@@ -127,6 +135,21 @@ class ConnectionFailed(TransportError):
 
 class ConnectionLost(TransportError):
     """The connection dropped before the answer came. The request may or may not have been executed."""
+
+
+class OutcomeUnknown(ConnectionLost):
+    """The connection dropped after a request that acts (a purchase, a strategy run) was sent and
+    before its receipt arrived. It is **never** sent again: it may or may not have taken effect.
+    ``check`` says how to find out (``"portfolio or profit_table"``)."""
+
+    def __init__(self, call: str, check: str = "") -> None:
+        self.call = call
+        self.check = check
+        how = f"check with {check}" if check else "check the account"
+        super().__init__(
+            f"{call}: the connection dropped before its receipt arrived, so it may or may not have taken "
+            f"effect; it was not sent again; {how} before trying again"
+        )
 
 
 class TransportClosed(TransportError):

@@ -8,7 +8,10 @@ tests drive it directly.
 * A subscribing request opens a :class:`StreamState`; every message carrying its ``req_id`` (or its
   subscription id) is a :class:`StreamMessage` for that stream.
 * After a reconnect, :meth:`Protocol.resubscribe` re-sends each live stream's request with a new
-  ``req_id``; the stream object (and the user's iterator) stays the same.
+  ``req_id``; the stream object (and the user's iterator) stays the same. Only *repeatable* requests
+  (those that only read) are ever sent twice. A stream whose request acted (a purchase) carries on
+  as its follow-up stream (``proposal_open_contract`` for the bought contract) if its receipt arrived,
+  and otherwise ends: :meth:`Protocol.connection_lost` returns it as *stranded*.
 * Answers nobody waits for (late, unknown ``req_id``, garbage) are :class:`Ignored`, never delivered
   to another call.
 """
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from .calls import Resume
 
 JsonObject = dict[str, Any]
 
@@ -44,6 +49,14 @@ class StreamState:
     ended: bool = False
     #: Times the stream was re-established after a lost connection.
     resubscriptions: int = 0
+    #: The request may be sent again after a reconnect (it only reads).
+    repeatable: bool = True
+    #: How a non-repeatable stream carries on once its receipt arrived.
+    resume: Resume | None = None
+    #: The follow-up request, known once the receipt arrived (``resume`` filled in).
+    follow_up: JsonObject | None = None
+    #: The connection dropped before the receipt of this non-repeatable request arrived.
+    outcome_unknown: bool = False
 
 
 @dataclass(slots=True)
@@ -99,9 +112,15 @@ class Protocol:
         """The caller stopped waiting (timeout, cancellation): its answer, if it comes, is dropped."""
         self.pending.pop(req_id, None)
 
-    def open_stream(self, call: str, payload: JsonObject) -> tuple[StreamState, Outgoing]:
+    def open_stream(
+        self, call: str, payload: JsonObject, *, repeatable: bool = True, resume: Resume | None = None
+    ) -> tuple[StreamState, Outgoing]:
+        """Register a stream. ``repeatable=False``: never send ``payload`` again (it acts, e.g. buys);
+        after a drop the stream carries on as ``resume`` describes, or ends as stranded."""
         req_id = next(self._ids)
-        state = StreamState(next(self._keys), call, dict(payload), req_id)
+        state = StreamState(
+            next(self._keys), call, dict(payload), req_id, repeatable=repeatable, resume=resume
+        )
         self.streams[state.key] = state
         self._by_req[req_id] = state
         return state, self._encode(payload, req_id)
@@ -145,6 +164,8 @@ class Protocol:
                     self._by_sub[sub["id"]] = state
             if "error" in message:
                 self._end(state)  # the server will send nothing more on it
+            elif not state.repeatable and state.follow_up is None and state.resume is not None:
+                state.follow_up = state.resume.payload_from(message)
             return StreamMessage(state, message)
         if not isinstance(req_id, int):
             return Ignored("answer without req_id")
@@ -170,21 +191,38 @@ class Protocol:
 
     # -- connection life --------------------------------------------------------------------------
 
-    def connection_lost(self) -> list[int]:
-        """Every waiting call fails; streams keep their place, to be resubscribed. Returns failed req_ids."""
+    def connection_lost(self) -> tuple[list[int], list[StreamState]]:
+        """Every waiting call fails; streams keep their place, to be resubscribed.
+
+        Returns the failed req_ids and the *stranded* streams: non-repeatable ones whose receipt had
+        not arrived (ended here, flagged ``outcome_unknown``; their request is never sent again).
+        A non-repeatable stream whose receipt arrived becomes its follow-up stream.
+        """
         failed = list(self.pending)
         self.pending.clear()
         self._discard.clear()
         self._by_req.clear()
         self._by_sub.clear()
-        for state in self.streams.values():
+        stranded: list[StreamState] = []
+        for state in list(self.streams.values()):
             state.subscription_id = None
-        return failed
+            if state.repeatable:
+                continue
+            if state.follow_up is not None and state.resume is not None:
+                state.call, state.payload = state.resume.call, state.follow_up
+                state.repeatable, state.follow_up = True, None
+            else:
+                state.outcome_unknown = True
+                self._end(state)
+                stranded.append(state)
+        return failed, stranded
 
     def resubscribe(self) -> list[Outgoing]:
         """Requests that re-open every live stream on a new connection."""
         out = []
         for state in self.streams.values():
+            if not state.repeatable:  # connection_lost() ended or converted it; never sent twice
+                continue
             state.req_id = next(self._ids)
             state.resubscriptions += 1
             self._by_req[state.req_id] = state

@@ -27,7 +27,7 @@ class InMemoryTransport:
         message.update(answer)
         return message
 
-    async def request(self, payload: JsonObject, *, timeout: float | None) -> JsonObject:
+    async def request(self, payload: JsonObject, *, timeout: float | None, **_: Any) -> JsonObject:
         self._next_id += 1
         sent = {**payload, "req_id": self._next_id}
         self.sent.append(sent)
@@ -37,7 +37,7 @@ class InMemoryTransport:
         return self._complete(payload, answer, self._next_id)
 
     @asynccontextmanager
-    async def subscribe(self, payload: JsonObject) -> AsyncIterator[AsyncIterator[JsonObject]]:
+    async def subscribe(self, payload: JsonObject, **_: Any) -> AsyncIterator[AsyncIterator[JsonObject]]:
         self._next_id += 1
         req_id = self._next_id
         sent = {**payload, "req_id": req_id}

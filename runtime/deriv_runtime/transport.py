@@ -9,17 +9,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .calls import CallInfo
 
 JsonObject = dict[str, Any]
 
 
 @runtime_checkable
 class Transport(Protocol):
-    async def request(self, payload: JsonObject, *, timeout: float | None) -> JsonObject:
-        """Send ``payload`` and return the one answer to it (raising ``TransportError`` on failure)."""
+    async def request(
+        self, payload: JsonObject, *, timeout: float | None, info: CallInfo | None = None
+    ) -> JsonObject:
+        """Send ``payload`` and return the one answer to it (raising ``TransportError`` on failure).
+
+        ``info`` tells whether the request may be sent twice (``info.repeatable``); a transport must
+        never repeat one that is not.
+        """
         ...
 
-    def subscribe(self, payload: JsonObject) -> AbstractAsyncContextManager[AsyncIterator[JsonObject]]:
-        """Send a subscribing ``payload``; yield its messages until the context exits (unsubscribing)."""
+    def subscribe(
+        self, payload: JsonObject, *, info: CallInfo | None = None, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[JsonObject]]:
+        """Send a subscribing ``payload``; yield its messages until the context exits (unsubscribing).
+
+        ``timeout`` bounds the wait for the first answer; ``info`` says what to do after a reconnect.
+        """
         ...

@@ -32,11 +32,13 @@ from typing import Any, Literal
 
 from websockets.exceptions import ConnectionClosed
 
-from ._redact import RedactingLogger, redact_url
+from ._redact import RedactingLogger, redact_text, redact_url
+from .calls import CallInfo
 from .errors import (
     CallTimeout,
     ConnectionFailed,
     ConnectionLost,
+    OutcomeUnknown,
     StreamOverflow,
     TransportClosed,
     TransportError,
@@ -71,13 +73,33 @@ class ReconnectPolicy:
 
 
 class StreamQueue:
-    """Bounded buffer between the reader task and one stream's consumer (an async iterator)."""
+    """Bounded buffer between the reader and one stream's consumer (an async iterator).
 
-    __slots__ = ("_ended", "_error", "_items", "_maxlen", "_policy", "_waiter", "dropped", "gaps", "last_gap")
+    Bounded twice: in messages (``maxlen``) and in bytes of the frames they came in (``max_bytes``),
+    so a few huge unread messages cannot take the memory that many small ones may.
+    """
 
-    def __init__(self, maxlen: int, policy: OverflowPolicy) -> None:
+    __slots__ = (
+        "_bytes",
+        "_ended",
+        "_error",
+        "_items",
+        "_max_bytes",
+        "_maxlen",
+        "_policy",
+        "_sizes",
+        "_waiter",
+        "dropped",
+        "gaps",
+        "last_gap",
+    )
+
+    def __init__(self, maxlen: int, policy: OverflowPolicy, max_bytes: int = 2**62) -> None:
         self._items: collections.deque[JsonObject] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()
+        self._bytes = 0
         self._maxlen = maxlen
+        self._max_bytes = max_bytes
         self._policy = policy
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False
@@ -93,19 +115,32 @@ class StreamQueue:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def push(self, message: JsonObject) -> None:
+    def push(self, message: JsonObject, size: int = 0) -> None:
         if self._ended:
             return
-        if len(self._items) >= self._maxlen:
+        items = self._items
+        if len(items) >= self._maxlen or (items and self._bytes + size > self._max_bytes):
             if self._policy == "fail":
-                self.fail(
-                    StreamOverflow(f"stream buffer full ({self._maxlen} messages): consumer fell behind")
+                full = (
+                    f"{self._maxlen} messages"
+                    if len(items) >= self._maxlen
+                    else f"{self._max_bytes} bytes unread"
                 )
+                self.fail(StreamOverflow(f"stream buffer full ({full}): consumer fell behind"))
                 return
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(message)
+            while items and (len(items) >= self._maxlen or self._bytes + size > self._max_bytes):
+                items.popleft()
+                self._bytes -= self._sizes.popleft()
+                self.dropped += 1
+        items.append(message)
+        self._sizes.append(size)
+        self._bytes += size
         self._wake()
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes (as received on the wire) of the messages waiting for the consumer."""
+        return self._bytes
 
     def end(self) -> None:
         self._ended = True
@@ -115,11 +150,30 @@ class StreamQueue:
         self._error = error
         self._ended = True
         self._items.clear()
+        self._sizes.clear()
+        self._bytes = 0
         self._wake()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
 
     def gap(self, gap: Gap) -> None:
         self.gaps += 1
         self.last_gap = gap
+
+    def peek(self) -> JsonObject | None:
+        """The next message without taking it, if one is buffered."""
+        return self._items[0] if self._items else None
+
+    async def wait_first(self) -> None:
+        """Wait until a message is buffered or the stream ended."""
+        while not self._items and not self._ended:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -130,6 +184,7 @@ class StreamQueue:
     async def __anext__(self) -> JsonObject:
         while True:
             if self._items:
+                self._bytes -= self._sizes.popleft()
                 return self._items.popleft()
             if self._error is not None:
                 raise self._error
@@ -142,13 +197,44 @@ class StreamQueue:
                 self._waiter = None
 
 
-def _expire(future: asyncio.Future[JsonObject], label: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(CallTimeout(f"{label}: no answer within {timeout} s"))
+class _Call:
+    """One call's deadline: it covers waiting for the connection, sending, and the answer."""
+
+    __slots__ = ("future", "label", "phase", "task", "timed_out", "timeout")
+
+    def __init__(self, future: asyncio.Future[JsonObject], label: str, timeout: float | None) -> None:
+        self.future = future
+        self.label = label
+        self.timeout = timeout
+        #: "connecting", "sending" or "answer": what the call is waiting for.
+        self.phase = "sending"
+        self.task: asyncio.Task[Any] | None = None
+        self.timed_out = False
+
+    def expire(self) -> None:
+        if self.future.done():
+            return
+        if self.phase == "answer":
+            self.future.set_exception(CallTimeout(f"{self.label}: no answer within {self.timeout} s"))
+        elif self.task is not None:  # waiting for a connection or for the peer to take the frame
+            self.timed_out = True
+            self.task.cancel()
+
+    def timeout_error(self) -> CallTimeout:
+        if self.phase == "connecting":
+            return CallTimeout(f"{self.label}: not connected within {self.timeout} s")
+        return CallTimeout(
+            f"{self.label}: could not send within {self.timeout} s (the server is not reading); "
+            "it may still reach the server, and a late answer is dropped"
+        )
 
 
 def _label(payload: JsonObject) -> str:
     return next(iter(payload), "?")
+
+
+#: Seconds between two warnings about ignored frames; the ones in between are only counted.
+IGNORED_LOG_INTERVAL = 10.0
 
 
 def _connection_class() -> type[Any]:
@@ -157,13 +243,27 @@ def _connection_class() -> type[Any]:
     The stock connection queues frames for a ``recv()`` coroutine; dispatching from the read
     callback instead saves a task switch per message (calls answer sooner, streams deliver more).
     Backpressure is ours: every stream buffer is bounded.
+
+    This overrides ``process_event``, an internal method of ``websockets``: the dependency is bounded
+    to the versions it is tested with (pyproject.toml), the method's presence is checked here, and a
+    test fails loudly if the hook stops being called.
     """
     from websockets.asyncio.client import ClientConnection
     from websockets.frames import Frame, Opcode
 
+    if not callable(getattr(ClientConnection, "process_event", None)):
+        from importlib.metadata import version
+
+        raise ImportError(
+            f"websockets {version('websockets')} is not supported: its connection has no process_event "
+            "hook; install the version deriv-codegen declares (pip install 'websockets<18')"
+        )
+
     class DispatchingConnection(ClientConnection):
         on_message: Callable[[bytes], None] | None = None
         _fragments: list[bytes] | None = None
+        #: Data messages handed to ``on_message`` (a test checks that the hook is still called).
+        dispatched = 0
 
         def process_event(self, event: Any) -> None:
             handler = self.on_message
@@ -173,6 +273,7 @@ def _connection_class() -> type[Any]:
             opcode = event.opcode
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 if event.fin:
+                    self.dispatched += 1
                     handler(bytes(event.data))
                 else:
                     self._fragments = [bytes(event.data)]
@@ -181,6 +282,7 @@ def _connection_class() -> type[Any]:
                     self._fragments.append(bytes(event.data))
                     if event.fin:
                         data, self._fragments = b"".join(self._fragments), None
+                        self.dispatched += 1
                         handler(data)
             else:
                 super().process_event(event)
@@ -200,6 +302,7 @@ class WebSocketTransport:
         ping_timeout: float | None = 20.0,
         reconnect: bool | ReconnectPolicy = True,
         stream_buffer: int = 1024,
+        stream_buffer_bytes: int = 32 * 2**20,
         overflow: OverflowPolicy = "drop_oldest",
         max_message_size: int = 16 * 2**20,
         compression: Literal["deflate"] | None = "deflate",
@@ -207,6 +310,8 @@ class WebSocketTransport:
     ) -> None:
         if stream_buffer < 1:
             raise ValueError("stream_buffer must be at least 1")
+        if stream_buffer_bytes < 1:
+            raise ValueError("stream_buffer_bytes must be at least 1")
         if overflow not in ("drop_oldest", "fail"):
             raise ValueError(f"overflow must be 'drop_oldest' or 'fail', not {overflow!r}")
         self._url_source = url
@@ -217,6 +322,7 @@ class WebSocketTransport:
             reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy() if reconnect else None
         )
         self._stream_buffer = stream_buffer
+        self._stream_buffer_bytes = stream_buffer_bytes
         self._overflow: OverflowPolicy = overflow
         self._connect_options = {
             "max_size": max_message_size,
@@ -227,12 +333,17 @@ class WebSocketTransport:
         self._ws: Any = None
         self._futures: dict[int, asyncio.Future[JsonObject]] = {}
         self._queues: dict[int, StreamQueue] = {}
+        self._checks: dict[int, str] = {}
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
         self._dead: TransportError | None = None
         #: Connections opened so far (1 after the first connect).
         self.connections = 0
+        #: Frames ignored so far (garbage, unknown or late req_ids); warnings about them are throttled.
+        self.ignored_frames = 0
+        self._ignored_logged = 0
+        self._ignored_log_at = -IGNORED_LOG_INTERVAL
 
     def __repr__(self) -> str:
         state = "closed" if self._dead else "connected" if self._connected.is_set() else "disconnected"
@@ -256,10 +367,15 @@ class WebSocketTransport:
         return value
 
     async def _open(self) -> None:
+        """Open a connection and re-subscribe live streams. Any failure is a :class:`ConnectionFailed`
+        chained to its cause (a URL source raising, a refused handshake, a timeout)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidURI
 
-        url = await self._resolve_url()
+        try:
+            url = await self._resolve_url()
+        except Exception as exc:
+            raise ConnectionFailed(f"the URL source failed: {_describe(exc)}") from exc
         shown = redact_url(url)
         try:
             ws: Any = await connect(
@@ -275,13 +391,20 @@ class WebSocketTransport:
             raise ConnectionFailed(f"not a WebSocket URL: {shown}") from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-            raise ConnectionFailed(f"cannot connect to {shown}: {reason}") from None
+            raise ConnectionFailed(f"cannot connect to {shown}: {redact_text(reason)}") from None
+        except Exception as exc:
+            raise ConnectionFailed(f"cannot connect to {shown}: {_describe(exc)}") from exc
         ws.on_message = self._dispatch
         self._ws = ws
         self.connections += 1
         logger.info("connected to %s", shown)
-        for out in self.protocol.resubscribe():
-            await ws.send(out.data)
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                for out in self.protocol.resubscribe():
+                    await ws.send(out.data)
+        except (ConnectionClosed, TimeoutError) as exc:
+            await _abort(ws)
+            raise ConnectionFailed(f"connected to {shown}, could not re-subscribe: {_describe(exc)}") from exc
 
     async def connect(self) -> None:
         """Open the first connection (raising :class:`ConnectionFailed`) and start reading."""
@@ -294,12 +417,23 @@ class WebSocketTransport:
         self._supervisor = asyncio.get_running_loop().create_task(self._run(), name="deriv-ws-reader")
 
     async def _run(self) -> None:
+        try:
+            await self._supervise()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug here must not leave anybody waiting
+            logger.error("the connection supervisor failed: %s", _describe(exc))
+            error = ConnectionFailed(f"the connection supervisor failed: {_describe(exc)}")
+            error.__cause__ = exc
+            self._shutdown(error)
+
+    async def _supervise(self) -> None:
         while True:
             await self._read(self._ws)
             lost_at = time.time()
             if self._dead is None:
                 self._connected.clear()
-            self._fail_waiting(ConnectionLost("the connection dropped before the answer arrived"))
+            self._connection_lost(ConnectionLost("the connection dropped before the answer arrived"))
             if self._closing:
                 return
             if self._policy is None:
@@ -311,11 +445,13 @@ class WebSocketTransport:
                 try:
                     await self._open()
                     break
-                except (ConnectionFailed, TypeError, OSError) as exc:
+                except Exception as exc:  # every failure is one attempt: the URL source, TLS, a 503
                     attempt += 1
-                    logger.warning("reconnect attempt %d failed: %s", attempt, exc)
+                    reason = str(exc) if isinstance(exc, ConnectionFailed) else _describe(exc)
+                    logger.warning("reconnect attempt %d failed: %s", attempt, reason)
                     if self._policy.max_attempts is not None and attempt >= self._policy.max_attempts:
-                        error = ConnectionFailed(f"gave up reconnecting after {attempt} attempts: {exc}")
+                        error = ConnectionFailed(f"gave up reconnecting after {attempt} attempts: {reason}")
+                        error.__cause__ = exc.__cause__ or exc
                         self._shutdown(error)
                         return
             gap = Gap(lost_at, time.time())
@@ -334,7 +470,7 @@ class WebSocketTransport:
         if type(event) is StreamMessage:
             queue = self._queues.get(event.stream.key)
             if queue is not None:
-                queue.push(event.message)
+                queue.push(event.message, len(data))
                 if event.stream.ended:
                     queue.end()
         elif type(event) is Reply:
@@ -346,10 +482,30 @@ class WebSocketTransport:
                 if ended is not None:
                     ended.end()
         elif isinstance(event, Ignored) and not (event.quiet or self._closing):
-            logger.warning("ignored a frame: %s (req_id=%s)", event.reason, event.req_id)
+            self._ignored(event)
 
-    def _fail_waiting(self, error: TransportError) -> None:
-        for req_id in self.protocol.connection_lost():
+    def _ignored(self, event: Ignored) -> None:
+        """Count an ignored frame; warn about the first, then at most once per interval (a flood of
+        garbage must not become a flood of log records)."""
+        self.ignored_frames += 1
+        now = time.monotonic()
+        if now - self._ignored_log_at < IGNORED_LOG_INTERVAL:
+            return
+        unseen = self.ignored_frames - self._ignored_logged
+        self._ignored_log_at, self._ignored_logged = now, self.ignored_frames
+        if unseen <= 1:
+            logger.warning("ignored a frame: %s (req_id=%s)", event.reason, event.req_id)
+        else:
+            logger.warning(
+                "ignored %d frames since the last warning; the latest: %s (req_id=%s)",
+                unseen,
+                event.reason,
+                event.req_id,
+            )
+
+    def _connection_lost(self, error: TransportError) -> None:
+        failed, stranded = self.protocol.connection_lost()
+        for req_id in failed:
             future = self._futures.pop(req_id, None)
             if future is not None and not future.done():
                 future.set_exception(error)
@@ -357,32 +513,49 @@ class WebSocketTransport:
             if not future.done():
                 future.set_exception(error)
         self._futures.clear()
+        for state in stranded:
+            queue = self._queues.get(state.key)
+            if queue is not None:
+                queue.fail(OutcomeUnknown(state.call, self._checks.get(state.key, "")))
 
     def _shutdown(self, error: TransportError) -> None:
         self._dead = error
-        self._fail_waiting(error)
+        self._connection_lost(error)
         for queue in self._queues.values():
             if isinstance(error, TransportClosed):
                 queue.end()
-            else:
+            elif queue.error is None:
                 queue.fail(error)
         self._connected.set()  # wake everybody waiting for a connection: they will see _dead
 
     async def close(self) -> None:
-        """End every stream, fail every wait, close the socket. Safe to call twice."""
+        """End every stream, fail every wait, close the socket. Safe to call twice; never raises an
+        error of the background reader (it was given to the calls and streams it concerned)."""
         if self._closing:
             return
         self._closing = True
-        self._shutdown(TransportClosed("the client is closed"))
+        if self._dead is None:
+            self._shutdown(TransportClosed("the client is closed"))
+        else:
+            for queue in self._queues.values():
+                if queue.error is None:
+                    queue.end()
         ws, supervisor = self._ws, self._supervisor
         if ws is not None:
-            await ws.close()
+            try:
+                await ws.close()
+            except Exception as exc:
+                logger.debug("closing the socket: %s", _describe(exc))
         if supervisor is not None:
             supervisor.cancel()
             try:
                 await supervisor
             except asyncio.CancelledError:
-                pass
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception as exc:
+                logger.debug("the connection supervisor ended with %s", _describe(exc))
 
     async def _wait_connected(self) -> Any:
         while True:
@@ -396,24 +569,56 @@ class WebSocketTransport:
 
     # -- calls and streams ------------------------------------------------------------------------
 
-    async def request(self, payload: JsonObject, *, timeout: float | None) -> JsonObject:
+    async def request(
+        self, payload: JsonObject, *, timeout: float | None, info: CallInfo | None = None
+    ) -> JsonObject:
+        """Send ``payload`` and wait for its answer. ``timeout`` covers everything: waiting for a
+        connection, handing the frame to a peer that may not be reading, and the answer.
+
+        A request whose frame may have left (``info.repeatable`` false: it acts) is never sent twice:
+        a drop while sending raises :class:`OutcomeUnknown`.
+        """
         label = _label(payload)
         loop = asyncio.get_running_loop()
-        if self.is_connected:  # the usual case, kept cheap: no timeout context, no extra awaits
-            out = self.protocol.call(label, payload)
-            req_id = out.req_id
-            future: asyncio.Future[JsonObject] = loop.create_future()
-            self._futures[req_id] = future
-            try:
-                await self._ws.send(out.data)
-            except ConnectionClosed:
-                self._drop(req_id, future)
-                req_id, future = await self._send_when_connected(label, payload, timeout)
-        else:
-            req_id, future = await self._send_when_connected(label, payload, timeout)
-        timer = None if timeout is None else loop.call_later(timeout, _expire, future, label, timeout)
+        future: asyncio.Future[JsonObject] = loop.create_future()
+        call = _Call(future, label, timeout)
+        timer = None
+        if timeout is not None:
+            call.task = asyncio.current_task()
+            timer = loop.call_later(timeout, call.expire)
+        req_id = 0
         try:
+            if self.is_connected:  # the usual case, kept cheap: no extra awaits
+                ws = self._ws
+            else:
+                call.phase = "connecting"
+                ws = await self._wait_connected()
+                call.phase = "sending"
+            while True:
+                out = self.protocol.call(label, payload)
+                req_id = out.req_id
+                self._futures[req_id] = future
+                try:
+                    await ws.send(out.data)
+                    break
+                except ConnectionClosed:
+                    self._drop(req_id, future)
+                    if info is not None and not info.repeatable:
+                        raise OutcomeUnknown(label, info.check) from None
+                    # repeatable: whether or not the frame left, sending it again is harmless
+                    call.phase = "connecting"
+                    await ws.wait_closed()
+                    await asyncio.sleep(0)
+                    ws = await self._wait_connected()
+                    call.phase = "sending"
+                    # the lost connection may have failed this attempt's future: a fresh one
+                    future = call.future = loop.create_future()
+            call.phase = "answer"
             return await future
+        except asyncio.CancelledError:
+            if call.timed_out and call.task is not None and call.task.uncancel() == 0:
+                raise call.timeout_error() from None
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
@@ -423,54 +628,81 @@ class WebSocketTransport:
         """Stop waiting for ``req_id``: a late answer will be ignored, never given to another call."""
         if future.done() and not future.cancelled():
             future.exception()  # retrieved: whoever waited got this error already, or gets another
-        self._futures.pop(req_id, None)
+        if self._futures.get(req_id) is future:
+            del self._futures[req_id]
         self.protocol.abandon(req_id)
 
-    async def _send_when_connected(
-        self, label: str, payload: JsonObject, timeout: float | None
-    ) -> tuple[int, asyncio.Future[JsonObject]]:
-        """Slow path: wait for a connection (within ``timeout``), then send. A frame that could not
-        be sent never reached the server, so it is sent again on the next connection."""
-        loop = asyncio.get_running_loop()
+    @asynccontextmanager
+    async def subscribe(
+        self, payload: JsonObject, *, info: CallInfo | None = None, timeout: float | None = None
+    ) -> AsyncIterator[StreamQueue]:
+        """Open a stream; yields once its first answer arrived (within ``timeout``).
+
+        After a reconnect a repeatable stream is sent again; a stream whose request acts
+        (``info.repeatable`` false) never is: it carries on as ``info.resume`` says once its receipt
+        arrived, and otherwise ends with :class:`OutcomeUnknown`. Without ``info`` the request
+        counts as repeatable.
+        """
+        label = _label(payload)
+        repeatable = True if info is None else info.repeatable
+        queue = StreamQueue(self._stream_buffer, self._overflow, self._stream_buffer_bytes)
+        state: StreamState | None = None
         try:
             async with asyncio.timeout(timeout):
-                while True:
-                    ws = await self._wait_connected()
-                    out = self.protocol.call(label, payload)
-                    future: asyncio.Future[JsonObject] = loop.create_future()
-                    self._futures[out.req_id] = future
-                    try:
-                        await ws.send(out.data)
-                        return out.req_id, future
-                    except ConnectionClosed:
-                        self._drop(out.req_id, future)
-                        await ws.wait_closed()
-                        await asyncio.sleep(0)
+                ws = await self._wait_connected()
+                state, out = self.protocol.open_stream(
+                    label, payload, repeatable=repeatable, resume=None if info is None else info.resume
+                )
+                self._queues[state.key] = queue
+                if info is not None and info.check:
+                    self._checks[state.key] = info.check
+                try:
+                    await ws.send(out.data)
+                except ConnectionClosed:
+                    pass  # repeatable: re-sent after the reconnect; otherwise it ends as OutcomeUnknown
+                await queue.wait_first()
         except TimeoutError:
-            raise CallTimeout(f"{label}: not connected within {timeout} s") from None
-
-    @asynccontextmanager
-    async def subscribe(self, payload: JsonObject) -> AsyncIterator[StreamQueue]:
-        ws = await self._wait_connected()
-        state, out = self.protocol.open_stream(_label(payload), payload)
-        queue = StreamQueue(self._stream_buffer, self._overflow)
-        self._queues[state.key] = queue
+            await self._end_stream(state)
+            raise CallTimeout(f"{label}: no first answer within {timeout} s") from None
+        except BaseException:
+            await self._end_stream(state)
+            raise
+        if queue.error is not None and not len(queue):
+            await self._end_stream(state)
+            raise queue.error
         try:
-            try:
-                await ws.send(out.data)
-            except ConnectionClosed:
-                pass  # still registered: re-sent after the reconnect
             yield queue
         finally:
-            self._queues.pop(state.key, None)
-            await self._forget(state)
+            await self._end_stream(state)
 
-    async def _forget(self, state: StreamState) -> None:
+    async def _end_stream(self, state: StreamState | None) -> None:
+        if state is None:
+            return
+        self._queues.pop(state.key, None)
+        self._checks.pop(state.key, None)
         if state.ended:
             return
         forget = self.protocol.close_stream(state)
         if forget is not None and self.is_connected:
-            try:
-                await self._ws.send(forget.data)
-            except ConnectionClosed:
+            try:  # bounded: a peer that stops reading must not hold the user's block open
+                async with asyncio.timeout(self._open_timeout):
+                    await self._ws.send(forget.data)
+            except (ConnectionClosed, TimeoutError):
                 pass
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` with URL queries (OTPs) removed."""
+    text = str(exc)
+    return redact_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+async def _abort(ws: Any) -> None:
+    transport = getattr(ws, "transport", None)
+    if transport is not None:
+        transport.abort()
+    try:
+        async with asyncio.timeout(1.0):
+            await ws.wait_closed()
+    except TimeoutError:
+        pass
