@@ -521,3 +521,27 @@ def test_close_is_idempotent_and_ends_streams(deriv_options_dist: Path) -> None:
                 await client.ping()
 
     run(scenario)
+
+
+def test_unreadable_answers_keep_their_values_out_of_error_messages(deriv_options_dist: Path) -> None:
+    canary = "CANARY-OTP-5f1e"
+
+    async def handler(ws: ServerConnection) -> None:
+        async for frame in ws:
+            request = orjson.loads(frame)
+            call = "time" if "time" in request else "ping"
+            await ws.send(answer(request, call, f"wss://x/?otp={canary}"))
+
+    async def scenario() -> None:
+        async with hostile(handler) as url:
+            async with client_for(url) as client:
+                with pytest.raises(ResponseError) as err:
+                    await client.time()
+                assert canary not in str(err.value) and "time" in str(err.value)
+                assert canary in str(err.value.raw)  # kept for the user, outside the message
+            async with client_for(url, strict=True) as client:
+                with pytest.raises(ResponseError, match="breaks its schema") as err:
+                    await client.ping()
+                assert canary not in str(err.value) and "the value" in str(err.value)
+
+    run(scenario)

@@ -450,3 +450,29 @@ def test_payment_agent_operations_async_and_sync(mock: MockDeriv) -> None:
             data=PaymentAgentTransferData(to_nickname="client_nickname", amount="10.00", currency="USD")
         )
         assert moved.data is not None
+
+
+def test_an_otp_endpoint_failing_during_reconnect_is_one_failed_attempt(mock: MockDeriv) -> None:
+    """The real composition: connect_demo's OTP source raises ServerError (503) on a reconnect; the
+    transport counts it as one attempt, fetches a fresh OTP next time, and the stream resumes."""
+    from deriv_options import connect_demo
+    from deriv_runtime.ws import ReconnectPolicy
+
+    fast = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+
+    async def scenario() -> None:
+        async with connect_demo(
+            mock.demo_account_id, token=PAT, app_id=APP_ID, base_url=mock.rest_url, reconnect=fast
+        ) as client:
+            async with client.subscribe_ticks("R_100") as ticks:
+                await ticks.__anext__()
+                fault = mock.fail_next(503, "POST /trading/v1/options/accounts/{accountId}/otp")
+                await mock.drop_all()
+                while ticks.gaps == 0:
+                    await ticks.__anext__()
+                assert (await ticks.__anext__()).tick is not None
+            assert fault.hits == 1  # the 503 was really served to the reconnect's OTP request
+            assert client.transport.connections == 2
+            assert (await client.ping()).ping == "pong"
+
+    run(scenario())

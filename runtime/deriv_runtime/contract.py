@@ -44,11 +44,24 @@ def check_response(package: str, info: CallInfo, message: Mapping[str, Any]) -> 
     schema_of = single.get(msg_type, info.name) if isinstance(msg_type, str) else info.name
     validator = _validator(package, schema_of)
     errors = sorted(
-        f"{'/'.join(str(p) for p in e.instance_path) or '<root>'}: {e.message}"
+        f"{'/'.join(str(p) for p in e.instance_path) or '<root>'}: {_without_value(e)}"
         for e in validator.iter_errors(message)
     )
     if errors:
-        raise ResponseError(f"{info.name}: the answer breaks its schema: " + "; ".join(errors[:10]))
+        raise ResponseError(
+            f"{info.name}: the answer breaks its schema: " + "; ".join(errors[:10]), raw=dict(message)
+        )
+
+
+def _without_value(error: Any) -> str:
+    """The violation without the offending value (an answer may carry a token or an OTP URL)."""
+    import json
+
+    text = str(error.message)
+    if isinstance(error.instance, dict | list):
+        return text
+    shown = json.dumps(error.instance, ensure_ascii=False)
+    return text.replace(shown, "the value") if shown else text
 
 
 # -- REST: requests and answers checked against the OpenAPI document with openapi-core ----------
