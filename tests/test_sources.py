@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -254,3 +255,12 @@ def test_write_pin_keeps_file_mode(tmp_path: Path) -> None:
 def test_wrong_types_are_sources_errors(tmp_path: Path, text: str) -> None:
     with pytest.raises(SourcesError):
         load_sources(write_sources(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["None", "class", "9lives", "a-b", 'x"); import os; ("'])
+def test_override_names_must_be_identifiers_not_keywords(tmp_path: Path, name: str) -> None:
+    from deriv_codegen.config import load_api_config
+
+    (tmp_path / "api.toml").write_text(f"[methods]\nping = {json.dumps(name)}\n", encoding="utf-8")
+    with pytest.raises(SourcesError, match="not a valid Python identifier"):
+        load_api_config(tmp_path, "api")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 import tomllib
 from collections.abc import Mapping
@@ -60,7 +61,7 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
     rest_methods = {str(k): str(v) for k, v in (rest.get("methods") or {}).items()}
     client_class = str(data.get("client_class", default.client_class))
     for name in [client_class, *methods.values(), *rest_methods.values()]:
-        if not _IDENT.match(name):
+        if not _IDENT.match(name) or keyword.iskeyword(name):
             raise SourcesError(f"{path}: {name!r} is not a valid Python identifier")
     return ApiConfig(
         title=str(data.get("title", default.title)),
