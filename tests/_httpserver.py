@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["HTTPTestServer", "Reply", "closed_port_url"]
+__all__ = ["HTTPTestServer", "LoopbackServer", "Reply", "closed_port_url"]
 
 
 @dataclass
@@ -59,6 +59,27 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 serving ``handler`` in a daemon thread until ``stop()``.
+    Shared by the test servers; clients that hang up are expected and not reported."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
 class HTTPTestServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -66,8 +87,7 @@ class HTTPTestServer:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- routes ---------------------------------------------------------------------------------
 
@@ -108,8 +128,8 @@ class HTTPTestServer:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "server not started"
-        return int(self._httpd.server_address[1])
+        assert self._server is not None, "server not started"
+        return self._server.port
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -158,22 +178,15 @@ class HTTPTestServer:
                 pass  # keep test output clean
 
         self._stop.clear()
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
 
 def closed_port_url(path: str = "/schemas.zip") -> str:

@@ -16,15 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
+from ._httpserver import LoopbackServer
 from ._httpserver import closed_port_url as _closed_port_url
 
 __all__ = ["Grant", "TokenServer", "closed_port_url", "s256"]
@@ -56,16 +55,6 @@ class _State:
     issued: int = 0
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that timed out close their end; answering them then fails. That is expected here.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
 class TokenServer:
     def __init__(
         self,
@@ -92,8 +81,7 @@ class TokenServer:
         self.force_error: tuple[int, dict[str, str]] | None = None
         self._state = _State()
         self._lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -117,8 +105,8 @@ class TokenServer:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None
-        return int(self._httpd.server_address[1])
+        assert self._server is not None
+        return self._server.port
 
     @property
     def token_url(self) -> str:
@@ -215,11 +203,7 @@ class TokenServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = _HTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
         return self
 
     def __exit__(
@@ -227,11 +211,8 @@ class TokenServer:
     ) -> None:
         if self.gate is not None:
             self.gate.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
 
 def closed_port_url(path: str = "/oauth2/token") -> str:

@@ -104,6 +104,14 @@ class Exchange:
     def count(self, call: str) -> int:
         return sum(1 for r in self.requests if call in r)
 
+    async def requests_on(self, ws: ServerConnection) -> AsyncIterator[dict[str, Any]]:
+        """Every request of one connection, recorded."""
+        self.connections += 1
+        async for frame in ws:
+            request = orjson.loads(frame)
+            self.requests.append(request)
+            yield request
+
 
 def test_subscribe_buy_after_a_drop_follows_the_contract_and_never_buys_again(
     deriv_options_dist: Path,
@@ -111,10 +119,7 @@ def test_subscribe_buy_after_a_drop_follows_the_contract_and_never_buys_again(
     exchange = Exchange()
 
     async def handler(ws: ServerConnection) -> None:
-        exchange.connections += 1
-        async for frame in ws:
-            request = orjson.loads(frame)
-            exchange.requests.append(request)
+        async for request in exchange.requests_on(ws):
             if "buy" in request:
                 sub = {"id": "sub-buy"}
                 await ws.send(answer(request, "buy", receipt(77), subscription=sub))
@@ -158,10 +163,7 @@ def test_subscribe_buy_dropped_before_the_receipt_ends_with_outcome_unknown(deri
     exchange = Exchange()
 
     async def handler(ws: ServerConnection) -> None:
-        exchange.connections += 1
-        async for frame in ws:
-            request = orjson.loads(frame)
-            exchange.requests.append(request)
+        async for request in exchange.requests_on(ws):
             if "buy" in request:
                 ws.transport.abort()  # the order may have been placed; no receipt ever comes
                 return
@@ -193,10 +195,7 @@ def test_read_only_streams_that_need_trade_scope_still_resubscribe(deriv_options
     exchange = Exchange()
 
     async def handler(ws: ServerConnection) -> None:
-        exchange.connections += 1
-        async for frame in ws:
-            request = orjson.loads(frame)
-            exchange.requests.append(request)
+        async for request in exchange.requests_on(ws):
             if "balance" in request:
                 body = {"balance": 100.0 + exchange.connections, "currency": "USD", "loginid": "DEMO1"}
                 await ws.send(answer(request, "balance", body, subscription={"id": "b"}))

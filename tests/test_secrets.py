@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType, TracebackType
 from urllib.parse import quote
@@ -25,6 +24,7 @@ from deriv_runtime.errors import (
 )
 from pydantic import ValidationError
 
+from ._httpserver import LoopbackServer
 from .conftest import CONTRACT_PARAMS
 
 PAT = "pat-CANARY-bearer-5be0a1"  # the client's own token (Authorization header)
@@ -127,13 +127,12 @@ class HostileServer:
         self.status = status
         self.style = style
         self.targets: list[str] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.port}"
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         self.targets.append(handler.path)
@@ -178,22 +177,14 @@ class HostileServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
 
 @pytest.fixture
