@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from deriv_runtime._redact import URL_QUERY
+from deriv_runtime._redact import HTTP_LOGGERS, URL_QUERY
 
 from .errors import BundleError, ChecksumMismatch, FetchError
 from .layouts import Layout, get_layout
@@ -63,14 +63,7 @@ _TMP_PREFIX = ".partial-"
 #: A URL (or an absolute path) followed by a query string; the query is dropped from messages.
 _QUERY = URL_QUERY
 #: Loggers of httpx/httpcore that may print request URLs or Location headers.
-_HTTP_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
+_HTTP_LOGGERS = HTTP_LOGGERS
 
 
 @dataclass(frozen=True)
