@@ -19,74 +19,19 @@ tests drive it directly.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from .calls import Resume
+from .wire import Event, Ignored, JsonObject, Outgoing, Reply, StreamMessage, StreamState
 
-JsonObject = dict[str, Any]
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """A frame to send."""
-
-    req_id: int
-    data: str
-
-
-@dataclass(eq=False, slots=True)
-class StreamState:
-    """Bookkeeping for one subscription, stable across reconnects."""
-
-    key: int
-    call: str
-    payload: JsonObject
-    req_id: int
-    subscription_id: str | None = None
-    ended: bool = False
-    #: Times the stream was re-established after a lost connection.
-    resubscriptions: int = 0
-    #: The request may be sent again after a reconnect (it only reads).
-    repeatable: bool = True
-    #: How a non-repeatable stream carries on once its receipt arrived.
-    resume: Resume | None = None
-    #: The follow-up request, known once the receipt arrived (``resume`` filled in).
-    follow_up: JsonObject | None = None
-    #: The connection dropped before the receipt of this non-repeatable request arrived.
-    outcome_unknown: bool = False
-
-
-@dataclass(slots=True)
-class Reply:
-    req_id: int
-    message: JsonObject
-    #: Streams the server confirmed as stopped by this reply (``forget`` / ``forget_all``).
-    ended: list[StreamState] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class StreamMessage:
-    stream: StreamState
-    message: JsonObject
-
-
-@dataclass(slots=True)
-class Ignored:
-    """A frame nobody waits for. ``reason`` is short and never contains the frame's values."""
-
-    reason: str
-    req_id: int | None = None
-    #: Expected noise (the answer to our own ``forget``): not worth a warning.
-    quiet: bool = False
-
-
-Event = Reply | StreamMessage | Ignored
+__all__ = ["Event", "Ignored", "Outgoing", "Protocol", "Reply", "StreamMessage", "StreamState"]
 
 
 class Protocol:
+    """Deriv's WebSocket framing; a :class:`~deriv_runtime.wire.Wire`."""
+
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._keys = itertools.count(1)
@@ -99,6 +44,9 @@ class Protocol:
         self.streams: dict[int, StreamState] = {}
 
     # -- outgoing ---------------------------------------------------------------------------------
+
+    def label(self, payload: JsonObject) -> str:
+        return next(iter(payload), "?")
 
     def _encode(self, payload: JsonObject, req_id: int) -> Outgoing:
         return Outgoing(req_id, orjson.dumps({**payload, "req_id": req_id}).decode())

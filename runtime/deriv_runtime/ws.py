@@ -43,8 +43,9 @@ from .errors import (
     TransportClosed,
     TransportError,
 )
-from .protocol import Ignored, Protocol, Reply, StreamMessage, StreamState
+from .protocol import Protocol
 from .transport import JsonObject
+from .wire import Ignored, Reply, Respond, StreamMessage, StreamState, Wire
 
 logger = logging.getLogger("deriv_runtime.ws")
 
@@ -229,10 +230,6 @@ class _Call:
         )
 
 
-def _label(payload: JsonObject) -> str:
-    return next(iter(payload), "?")
-
-
 #: Seconds between two warnings about ignored frames; the ones in between are only counted.
 IGNORED_LOG_INTERVAL = 10.0
 
@@ -307,6 +304,7 @@ class WebSocketTransport:
         max_message_size: int = 16 * 2**20,
         compression: Literal["deflate"] | None = "deflate",
         connect_options: dict[str, Any] | None = None,
+        wire: Callable[[], Wire] = Protocol,
     ) -> None:
         if stream_buffer < 1:
             raise ValueError("stream_buffer must be at least 1")
@@ -329,7 +327,9 @@ class WebSocketTransport:
             "compression": compression,
             **(connect_options or {}),
         }
-        self.protocol = Protocol()
+        #: The sans-I/O protocol core (Deriv framing by default; ``wire=JsonRpcProtocol`` for JSON-RPC).
+        self.protocol: Wire = wire()
+        self._responding: set[asyncio.Task[None]] = set()
         self._ws: Any = None
         self._futures: dict[int, asyncio.Future[JsonObject]] = {}
         self._queues: dict[int, StreamQueue] = {}
@@ -481,8 +481,21 @@ class WebSocketTransport:
                 ended = self._queues.get(state.key)
                 if ended is not None:
                     ended.end()
+        elif type(event) is Respond:
+            task = asyncio.get_running_loop().create_task(self._respond(event.out.data))
+            self._responding.add(task)
+            task.add_done_callback(self._responding.discard)
         elif isinstance(event, Ignored) and not (event.quiet or self._closing):
             self._ignored(event)
+
+    async def _respond(self, data: str) -> None:
+        """Send a frame the protocol answers by itself (a heartbeat), within the open timeout."""
+        ws = self._ws
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                await ws.send(data)
+        except (ConnectionClosed, TimeoutError):
+            pass  # the connection is going away; the next one starts afresh
 
     def _ignored(self, event: Ignored) -> None:
         """Count an ignored frame; warn about the first, then at most once per interval (a flood of
@@ -578,7 +591,7 @@ class WebSocketTransport:
         A request whose frame may have left (``info.repeatable`` false: it acts) is never sent twice:
         a drop while sending raises :class:`OutcomeUnknown`.
         """
-        label = _label(payload)
+        label = self.protocol.label(payload)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JsonObject] = loop.create_future()
         call = _Call(future, label, timeout)
@@ -643,7 +656,7 @@ class WebSocketTransport:
         arrived, and otherwise ends with :class:`OutcomeUnknown`. Without ``info`` the request
         counts as repeatable.
         """
-        label = _label(payload)
+        label = self.protocol.label(payload)
         repeatable = True if info is None else info.repeatable
         queue = StreamQueue(self._stream_buffer, self._overflow, self._stream_buffer_bytes)
         state: StreamState | None = None
