@@ -9,6 +9,10 @@
     │   ├── Conflict (409)  UnprocessableEntity (422)
     │   ├── RateLimited (429)       ``.retry_after`` seconds, when the server says
     │   └── ServerError (5xx)
+    ├── JsonRpcError                a JSON-RPC ``error``: ``.method``, ``.code``, ``.message``, ``.data``
+    │   ├── TooManyRequests         a rate limit (Deribit 10028 ...); ``.retry_after`` seconds, when hinted
+    │   ├── AuthenticationError     missing, invalid or expired credentials / token (10000, 13004, 13009 ...)
+    │   └── PermissionDenied        authenticated, but not allowed / scope too narrow (13021, 13403 ...)
     ├── StreamOverflow              a stream's consumer fell behind (policy "fail")
     └── TransportError              the connection failed, closed, or a wait timed out
         ├── ConnectionFailed        could not connect (or reconnect: gave up)
@@ -17,13 +21,14 @@
         ├── TransportClosed         the client was closed
         └── CallTimeout             no answer within the call's deadline (also a TimeoutError)
 
-Messages never include credentials: requests are echoed by field *path*, not by value.
+Messages never include credentials: requests are echoed by field *path*, not by value; a JSON-RPC
+error's ``data`` is kept on the exception, never shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 
 class DerivError(Exception):
@@ -166,3 +171,84 @@ class StreamOverflow(DerivError):
 
 def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc) or "<request>"
+
+
+# -- JSON-RPC (Deribit) errors ---------------------------------------------------------------------
+
+
+class JsonRpcError(DerivError):
+    """A JSON-RPC answer's ``error`` object: ``code``, ``message`` and optional ``data``.
+
+    ``data`` is kept for the caller but never part of ``str()``: it may echo what was sent (a
+    parameter, a token). Codes are Deribit's documented RPC error codes (API v2.1.1).
+    """
+
+    #: Error codes this class stands for (see :func:`jsonrpc_error`).
+    codes: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
+        self.method = method
+        self.code = code
+        self.message = message
+        self.data = data
+        shown = message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "..."
+        super().__init__(f"{method}: error {code if code is not None else '(no code)'}: {shown}")
+
+
+class TooManyRequests(JsonRpcError):
+    """A rate limit was hit: wait before sending more. ``retry_after`` is the wait (seconds) the
+    error's data asked for (Deribit's ``wait``), or ``None``. Deribit may also close the connection."""
+
+    # too_many_requests, too_many_concurrent_requests, security_key_authorization_over_limit,
+    # move_positions_over_limit
+    codes = frozenset({10028, 10066, 12998, 13780})
+
+    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
+        super().__init__(method, code, message, data)
+        self.retry_after = _retry_after(data)
+
+
+class AuthenticationError(JsonRpcError):
+    """The request needs an authenticated connection, or the credentials / token are invalid or
+    expired: authenticate again (a token refresh, or new credentials)."""
+
+    # authorization_required, invalid_credentials, unauthorized (wrong or expired token, bad
+    # signature), raw_subscriptions_not_available_for_unauthorized
+    codes = frozenset({10000, 13004, 13009, 13778})
+
+
+class PermissionDenied(JsonRpcError):
+    """Authenticated, but not allowed: the token's scope (or the account) does not permit it."""
+
+    # permission_denied, forbidden, scope_exceeded
+    codes = frozenset({11042, 13021, 13403})
+
+
+_JSONRPC_ERRORS: dict[int, type[JsonRpcError]] = {
+    code: cls for cls in (TooManyRequests, AuthenticationError, PermissionDenied) for code in cls.codes
+}
+_MESSAGE_CHARS = 200
+
+
+def jsonrpc_error(method: str, error: Any) -> JsonRpcError:
+    """The exception for a JSON-RPC ``error`` object, its class chosen by ``code`` (unknown codes:
+    :class:`JsonRpcError`, keeping code, message and data)."""
+    fields: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
+    code = fields.get("code")
+    if type(code) is not int:
+        code = None
+    message = fields.get("message")
+    if not isinstance(message, str) or not message:
+        message = "no message"
+    cls = _JSONRPC_ERRORS.get(code, JsonRpcError) if code is not None else JsonRpcError
+    return cls(method, code, message, fields.get("data"))
+
+
+def _retry_after(data: Any) -> float | None:
+    if not isinstance(data, Mapping):
+        return None
+    for key in ("wait", "retry_after"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
+            return float(value)
+    return None
