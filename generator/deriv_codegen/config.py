@@ -1,4 +1,4 @@
-"""Per-API overrides: ``schemas/overrides/<source>.toml`` (title, client class, method names)."""
+"""Per-API overrides: ``schemas/overrides/<source>.toml`` (title, client class, method names, fixes)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class ApiConfig:
     otp_url_field: str = "data.url"
     #: The ``[reconnect]`` table: which calls may be re-sent after a reconnect (see reconnect.py).
     reconnect: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``[reader]`` table: corrections and additions the layout's reader applies to the bundle
+    #: (interpreted by that reader, e.g. :mod:`deriv_codegen.readers.deribit`).
+    reader: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def rest_client_class(self) -> str:
@@ -72,4 +75,5 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
         otp_operation=str(rest.get("otp_operation", "")),
         otp_url_field=str(rest.get("otp_url_field", "data.url")),
         reconnect=data.get("reconnect") or {},
+        reader=data.get("reader") or {},
     )

@@ -121,6 +121,82 @@ class BundleInfo:
     location: str  # what the user pointed at (cache path, --from argument)
 
 
+BindingKind = Literal["deriv-ws", "deriv-rest", "jsonrpc-ws", "jsonrpc-http"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One way an :class:`Operation` goes over the wire.
+
+    ``jsonrpc-ws``: a JSON-RPC 2.0 request whose ``method`` is the operation's name, on the WebSocket.
+    ``jsonrpc-http``: the same request over HTTP; ``http_method`` and ``path`` (relative to a server
+    URL, which carries the API's base path) say where. The ``deriv-*`` kinds are for the Deriv wires.
+    """
+
+    kind: BindingKind
+    http_method: str = ""  # upper case; jsonrpc-http / deriv-rest only
+    path: str = ""  # "/public/get_order_book"; jsonrpc-http / deriv-rest only
+
+
+OperationOrigin = Literal["spec", "override"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One call of an RPC-style API (Deribit: a JSON-RPC method such as ``public/get_order_book``)."""
+
+    #: The wire name: ``public/get_order_book``.
+    name: str
+    #: ``public`` or ``private``: the client's attribute (``client.public.get_order_book(...)``).
+    namespace: str
+    #: The Python method name within the namespace: ``get_order_book``.
+    method_name: str
+    summary: str
+    description: str
+    #: One JSON object schema of the call's parameters (``properties``, ``required``, descriptions, defaults).
+    params_schema: JsonSchema
+    #: The schema of the success answer's ``result``; ``$ref``\s resolve against ``ApiIR.components``.
+    result_schema: JsonSchema
+    auth_required: bool
+    #: Scopes the call needs, where known (``("trade:read_write",)``); ``()`` when unknown or none.
+    auth_scopes: tuple[str, ...]
+    tags: tuple[str, ...]
+    bindings: tuple[Binding, ...]
+    #: Where it was read: ``"<file>: GET /public/get_order_book"`` or ``"<overrides>: [operations...]"``.
+    source: str
+    #: ``spec`` when read from the bundle, ``override`` when described by the project's override file.
+    origin: OperationOrigin = "spec"
+    #: ``False``: the server sends no answer (``private/logout`` closes the connection instead).
+    answered: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelParameter:
+    """One ``{placeholder}`` of a channel name template."""
+
+    name: str
+    schema: JsonSchema
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A subscription channel: ``ticker.{instrument_name}.{interval}`` and what its notifications carry."""
+
+    #: The name template, placeholders in braces.
+    name: str
+    #: One per placeholder, in template order.
+    parameters: tuple[ChannelParameter, ...]
+    #: The schema of a notification's ``params.data``.
+    notification_schema: JsonSchema
+    summary: str
+    description: str
+    #: Subscribed with ``private/subscribe`` (needs authentication) rather than ``public/subscribe``.
+    private: bool
+    tags: tuple[str, ...]
+    source: str
+
+
 @dataclass
 class ApiIR:
     bundle: BundleInfo
@@ -132,10 +208,30 @@ class ApiIR:
     components: JsonSchema = field(default_factory=dict)
     #: The OpenAPI document as published (embedded in generated packages for contract checks).
     openapi: JsonSchema | None = None
+    #: RPC-style operations (Deribit), sorted by name.
+    operations: list[Operation] = field(default_factory=list)
+    #: Subscription channels (Deribit), sorted by name template.
+    channels: list[Channel] = field(default_factory=list)
+    #: ``(url, description)`` of each HTTP server, base path included (``https://.../api/v2``).
+    servers: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(url, description)`` of each WebSocket endpoint, where known.
+    ws_servers: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     def call(self, name: str) -> WsCall:
         for c in self.ws_calls:
             if c.name == name:
                 return c
+        raise KeyError(name)
+
+    def operation(self, name: str) -> Operation:
+        for op in self.operations:
+            if op.name == name:
+                return op
+        raise KeyError(name)
+
+    def channel(self, name: str) -> Channel:
+        for ch in self.channels:
+            if ch.name == name:
+                return ch
         raise KeyError(name)

@@ -56,6 +56,13 @@ LAYOUTS: dict[str, Layout] = {
             description="flat zip of <call>_request/_response.schema.json plus rest-api-openapi.json",
         ),
         Layout(
+            name="deribit-openapi",
+            container="json",
+            suffix=".json",
+            missing=_nothing,
+            description="the Deribit API v2 OpenAPI 3.0 document (a single JSON file)",
+        ),
+        Layout(
             name="json-document",
             container="json",
             suffix=".json",

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import BundleError
 from ..ir import ApiIR, BundleInfo
 from ..limits import DEFAULT_LIMITS, Limits
+from .deribit import read_deribit_bundle
 from .files import BundleFiles
 from .options import read_options_bundle
 
@@ -15,6 +16,7 @@ Reader = Callable[[BundleFiles, BundleInfo], ApiIR]
 
 READERS: dict[str, Reader] = {
     "deriv-options-zip": read_options_bundle,
+    "deribit-openapi": read_deribit_bundle,
 }
 
 
