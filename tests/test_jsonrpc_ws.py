@@ -8,17 +8,17 @@ use, given ``wire=JsonRpcProtocol``. No timing is asserted; ``run`` is a hang gu
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 import pytest
 from deriv_runtime.errors import CallTimeout, ConnectionLost
 from deriv_runtime.jsonrpc import JsonRpcProtocol
 from deriv_runtime.ws import ReconnectPolicy, WebSocketTransport
 from websockets.asyncio.server import ServerConnection, serve
+
+from ._jsonrpc_peer import JsonRpcPeer, RpcFailure
 
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
 
@@ -30,77 +30,18 @@ def run(scenario: Callable[[], Awaitable[Any]], guard: float = 30.0) -> Any:
     return asyncio.run(bounded())
 
 
-class Exchange:
-    """A JSON-RPC peer: answers calls (shuffled), serves channels, sends heartbeats on cue."""
+def _fail(params: dict[str, Any]) -> Any:
+    raise RpcFailure(10028, "too_many_requests", {"wait": 1})
 
-    def __init__(self) -> None:
-        self.connections: list[ServerConnection] = []
-        self.subscribes: list[list[str]] = []
-        self.tests_answered = 0
-        self.seq = 0
 
-    async def handler(self, ws: ServerConnection) -> None:
-        self.connections.append(ws)
-        held: list[dict[str, Any]] = []
-        async for frame in ws:
-            request = orjson.loads(frame)
-            method = request.get("method")
-            if method == "public/test":
-                self.tests_answered += 1
-                await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {}}).decode())
-            elif method in ("public/subscribe", "private/subscribe"):
-                channels = request["params"]["channels"]
-                self.subscribes.append(channels)
-                await ws.send(
-                    orjson.dumps({"jsonrpc": "2.0", "id": request["id"], "result": channels}).decode()
-                )
-            elif method == "public/unsubscribe":
-                result = request["params"]["channels"]
-                await ws.send(
-                    orjson.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}).decode()
-                )
-            elif method == "public/fail":
-                error = {"code": 10028, "message": "too_many_requests", "data": {"wait": 1}}
-                await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}).decode())
-            elif method == "public/echo":
-                held.append(request)
-                if len(held) >= request["params"].get("batch", 1):
-                    random.shuffle(held)
-                    for r in held:
-                        answer = {
-                            "jsonrpc": "2.0",
-                            "id": r["id"],
-                            "result": r["params"],
-                            "usIn": 1,
-                            "usOut": 2,
-                        }
-                        await ws.send(orjson.dumps(answer).decode())
-                    held.clear()
-
-    async def notify(self, channels: list[str], rounds: int = 1) -> None:
-        ws = self.connections[-1]
-        for _ in range(rounds):
-            for channel in channels:
-                self.seq += 1
-                note = {
-                    "jsonrpc": "2.0",
-                    "method": "subscription",
-                    "params": {"channel": channel, "data": self.seq},
-                }
-                await ws.send(orjson.dumps(note).decode())
-
-    async def heartbeat(self) -> None:
-        note = {"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}}
-        await self.connections[-1].send(orjson.dumps(note).decode())
+def new_peer() -> JsonRpcPeer:
+    return JsonRpcPeer({"public/echo": lambda params: params, "public/fail": _fail})
 
 
 @asynccontextmanager
-async def connected(exchange: Exchange, **options: Any) -> AsyncIterator[WebSocketTransport]:
-    async with serve(exchange.handler, "127.0.0.1", 0, compression=None) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        transport = WebSocketTransport(
-            f"ws://127.0.0.1:{port}", wire=JsonRpcProtocol, reconnect=FAST, **options
-        )
+async def connected(peer: JsonRpcPeer, **options: Any) -> AsyncIterator[WebSocketTransport]:
+    async with peer.serving() as url:
+        transport = WebSocketTransport(url, wire=JsonRpcProtocol, reconnect=FAST, **options)
         await transport.connect()
         try:
             yield transport
@@ -113,15 +54,15 @@ def echo(n: int, batch: int) -> dict[str, Any]:
 
 
 def test_1000_concurrent_calls_answered_out_of_order_reach_their_callers() -> None:
-    exchange = Exchange()
+    peer = new_peer()
 
     async def scenario() -> None:
-        async with connected(exchange) as transport:
+        async with connected(peer) as transport:
             answers = await asyncio.gather(
                 *[transport.request(echo(i, 1000), timeout=20) for i in range(1000)]
             )
             assert [a["result"]["n"] for a in answers] == list(range(1000))
-            assert answers[0]["usIn"] == 1  # the envelope stays available to the client layer
+            assert answers[0]["usIn"] == 1_000  # the envelope stays available to the client layer
             assert transport.protocol.pending == {}
             error = await transport.request({"method": "public/fail", "params": {}}, timeout=5)
             assert error["error"]["code"] == 10028
@@ -130,7 +71,7 @@ def test_1000_concurrent_calls_answered_out_of_order_reach_their_callers() -> No
 
 
 def test_ten_channels_in_three_subscriptions_survive_ten_drops() -> None:
-    exchange = Exchange()
+    peer = new_peer()
     groups = [
         [f"ticker.BTC-{i}.100ms" for i in range(4)],
         [f"book.ETH-{i}.raw" for i in range(3)],
@@ -138,7 +79,7 @@ def test_ten_channels_in_three_subscriptions_survive_ten_drops() -> None:
     ]
 
     async def scenario() -> None:
-        async with connected(exchange) as transport, asyncio.timeout(25):
+        async with connected(peer) as transport, asyncio.timeout(25):
             streams = []
             for channels in groups:
                 cm = transport.subscribe(
@@ -146,20 +87,20 @@ def test_ten_channels_in_three_subscriptions_survive_ten_drops() -> None:
                 )
                 streams.append((cm, await cm.__aenter__()))
             for drop in range(10):
-                await exchange.notify([c for g in groups for c in g])
+                await peer.notify([c for g in groups for c in g])
                 for (_, queue), channels in zip(streams, groups, strict=True):
                     seen: set[str] = set()
                     while seen != set(channels):
                         message = await queue.__anext__()
                         if message.get("method") == "subscription":
                             seen.add(message["params"]["channel"])
-                connections = len(exchange.connections)
-                exchange.connections[-1].transport.abort()
-                while len(exchange.connections) == connections or len(exchange.subscribes) < 3 * (drop + 2):
+                connections = len(peer.connections)
+                peer.connections[-1].transport.abort()
+                while len(peer.connections) == connections or len(peer.subscribes) < 3 * (drop + 2):
                     await asyncio.sleep(0.01)
             assert [q.gaps for _, q in streams] == [10, 10, 10]
-            assert len(exchange.connections) == 11
-            assert sorted(exchange.subscribes[-3:]) == sorted(groups)  # every channel, once per connection
+            assert len(peer.connections) == 11
+            assert sorted(peer.subscribes[-3:]) == sorted(groups)  # every channel, once per connection
             for cm, _ in streams:
                 await cm.__aexit__(None, None, None)
             assert transport.protocol.streams == {}
@@ -168,13 +109,13 @@ def test_ten_channels_in_three_subscriptions_survive_ten_drops() -> None:
 
 
 def test_heartbeat_test_requests_are_answered_by_the_transport() -> None:
-    exchange = Exchange()
+    peer = new_peer()
 
     async def scenario() -> None:
-        async with connected(exchange) as transport:
+        async with connected(peer) as transport:
             for _ in range(3):
-                await exchange.heartbeat()
-            while exchange.tests_answered < 3:
+                await peer.heartbeat()
+            while peer.tests_answered < 3:
                 await asyncio.sleep(0.01)
             assert transport.protocol.pending == {}
             assert transport.ignored_frames == 0  # the answers to public/test are swallowed quietly

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -164,12 +164,23 @@ class Stream(Generic[R]):
 C = TypeVar("C", bound="BaseClient")
 
 
-class _Connect(Generic[C]):
+class _Client(Protocol):
+    """What :class:`_Connect` needs of a client class: built on a transport, closed at the end."""
+
+    def __init__(self, transport: Transport, *, timeout: float | None, strict: bool) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+K = TypeVar("K", bound=_Client)
+
+
+class _Connect(Generic[K]):
     """``async with Client.connect(url) as client:`` - connects, yields the client, closes it."""
 
     def __init__(
         self,
-        cls: type[C],
+        cls: type[K],
         url: UrlSource,
         timeout: float | None,
         strict: bool,
@@ -178,9 +189,9 @@ class _Connect(Generic[C]):
     ) -> None:
         self._cls, self._url, self._timeout, self._strict, self._options = cls, url, timeout, strict, options
         self._on_close = on_close
-        self._client: C | None = None
+        self._client: K | None = None
 
-    async def __aenter__(self) -> C:
+    async def __aenter__(self) -> K:
         from .ws import WebSocketTransport
 
         transport = WebSocketTransport(self._url, **self._options)

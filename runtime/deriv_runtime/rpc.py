@@ -1,0 +1,263 @@
+"""Base of the generated JSON-RPC clients (Deribit): typed results, channel streams, call metadata.
+
+Generated methods assemble ``params`` from their keyword arguments and call
+:meth:`BaseRpcClient._call` with the method's wire name and result type; channel builders return
+:class:`Channel` values that :meth:`BaseRpcClient._subscribe` turns into one subscribe request::
+
+    async with DeribitClient.connect(url) as client:
+        book = await client.public.get_order_book(instrument_name="BTC-PERPETUAL")
+        with capture_meta() as meta:              # usIn / usOut / usDiff / testnet of each answer
+            await client.public.get_time()
+        async with client.subscribe(ticker("BTC-PERPETUAL", "100ms"), trades("ETH-PERPETUAL", "raw")) as s:
+            async for note in s:                  # Notification(channel=..., data=<typed>)
+                ...
+
+Results are validated into their types tolerantly (unknown fields kept); a JSON-RPC ``error`` raises
+the :class:`~deriv_runtime.errors.JsonRpcError` subclass its code maps to. Metadata is collected per
+task (a context variable), so concurrent calls never mix theirs up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic import TypeAdapter, ValidationError
+
+from .calls import CallInfo
+from .client import _Connect, _problems
+from .errors import ResponseError, jsonrpc_error
+from .transport import JsonObject, Transport
+
+T = TypeVar("T")
+C = TypeVar("C", bound="BaseRpcClient")
+
+
+__all__ = ["BaseRpcClient", "Channel", "Notification", "RpcMeta", "RpcStream", "capture_meta"]
+
+
+@dataclass(frozen=True, slots=True)
+class RpcMeta:
+    """What a JSON-RPC answer says about itself, besides its result."""
+
+    method: str
+    #: Microsecond timestamps of the server receiving the request and sending the answer.
+    us_in: int | None
+    us_out: int | None
+    #: Microseconds the server spent on the request.
+    us_diff: int | None
+    #: ``True`` on the test server.
+    testnet: bool | None
+
+
+_META: ContextVar[list[RpcMeta] | None] = ContextVar("deriv_rpc_meta", default=None)
+
+
+@contextmanager
+def capture_meta() -> Iterator[list[RpcMeta]]:
+    """Collect the :class:`RpcMeta` of every call this task makes inside the block."""
+    captured: list[RpcMeta] = []
+    token = _META.set(captured)
+    try:
+        yield captured
+    finally:
+        _META.reset(token)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@lru_cache(maxsize=1024)
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _validate(annotation: Any, value: Any, what: str, raw: Any) -> Any:
+    try:
+        validate = getattr(annotation, "model_validate", None)
+        return validate(value) if validate is not None else _adapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        raise ResponseError(f"{what}: cannot read the answer: {_problems(exc)}", raw=raw) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel(Generic[T]):
+    """One subscription channel, its name filled in (``ticker.BTC-PERPETUAL.100ms``), and the type
+    of its notifications' ``data``."""
+
+    name: str
+    data_type: Any
+    #: The channel needs an authenticated connection (``user.*``): subscribed with ``private/subscribe``.
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Notification(Generic[T]):
+    """One message of a channel: its name and its typed ``data``."""
+
+    channel: str
+    data: T
+
+
+class RpcStream(Generic[T]):
+    """Channels subscribed in one request: ``async with`` subscribes, ``async for`` yields
+    :class:`Notification` values, leaving the block unsubscribes. After a reconnect the channels are
+    subscribed again (``gaps`` counts the interruptions)."""
+
+    def __init__(self, transport: Transport, channels: Sequence[Channel[Any]], timeout: float | None) -> None:
+        if not channels:
+            raise ValueError("subscribe to at least one channel")
+        names = [c.name for c in channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a channel is named twice: {names}")
+        private = any(c.private for c in channels)
+        self._method = "private/subscribe" if private else "public/subscribe"
+        self._payload: JsonObject = {"method": self._method, "params": {"channels": names}}
+        self._types = {c.name: c.data_type for c in channels}
+        self._transport = transport
+        self._timeout = timeout
+        self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
+        self._messages: AsyncIterator[JsonObject] | None = None
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._types)
+
+    @property
+    def gaps(self) -> int:
+        return int(getattr(self._messages, "gaps", 0))
+
+    @property
+    def dropped(self) -> int:
+        return int(getattr(self._messages, "dropped", 0))
+
+    async def __aenter__(self) -> RpcStream[T]:
+        if self._cm is not None:
+            raise RuntimeError("this stream is already open; an RpcStream is used once")
+        self._cm = self._transport.subscribe(self._payload, timeout=self._timeout)
+        self._messages = await self._cm.__aenter__()
+        peek = getattr(self._messages, "peek", None)
+        first = peek() if peek is not None else None
+        if first is not None and "error" in first:  # refused at once (an unknown channel, no auth)
+            error = jsonrpc_error(self._method, first["error"])
+            cm, self._messages = self._cm, None
+            await cm.__aexit__(type(error), error, None)
+            raise error
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        cm, self._messages = self._cm, None
+        if cm is not None:
+            await cm.__aexit__(exc_type, exc, tb)
+
+    def __aiter__(self) -> RpcStream[T]:
+        return self
+
+    async def __anext__(self) -> Notification[T]:
+        if self._messages is None:
+            raise RuntimeError("use the stream inside 'async with'")
+        while True:
+            message = await self._messages.__anext__()
+            if message.get("method") == "subscription":
+                params = message.get("params")
+                channel = params.get("channel") if isinstance(params, Mapping) else None
+                if not isinstance(params, Mapping) or channel not in self._types or "data" not in params:
+                    raise ResponseError(
+                        f"{self._method}: a notification without a known channel", raw=message
+                    )
+                assert isinstance(channel, str)
+                data = _validate(self._types[channel], params["data"], channel, message)
+                return Notification(channel, cast(T, data))
+            if "error" in message:
+                raise jsonrpc_error(self._method, message["error"])
+            # the answer to a (re)subscribe request: the channels are live again
+
+
+class BaseRpcClient:
+    """Holds a transport (JSON-RPC over WebSocket, or over HTTP); generated clients add the methods."""
+
+    def __init__(self, transport: Transport, *, timeout: float | None = 30.0, strict: bool = False) -> None:
+        self._transport = transport
+        self._timeout = timeout
+        self._strict = strict
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transport={type(self._transport).__name__})"
+
+    @classmethod
+    def connect(
+        cls: type[C], url: Any, *, timeout: float | None = 30.0, **transport_options: Any
+    ) -> _Connect[C]:
+        """``async with Client.connect(url) as client:`` over a WebSocket speaking JSON-RPC.
+
+        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport` (reconnect,
+        keepalive, buffers); the URL may be a callable, called on every connect.
+        """
+        from .jsonrpc import JsonRpcProtocol
+
+        transport_options.setdefault("wire", JsonRpcProtocol)
+        return _Connect(cls, url, timeout, False, transport_options)
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    async def close(self) -> None:
+        close = getattr(self._transport, "close", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self: C) -> C:
+        connect = getattr(self._transport, "connect", None)
+        if connect is not None:
+            await connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def _call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        result_type: Any,
+        timeout: float | None = None,
+        info: CallInfo | None = None,
+    ) -> Any:
+        payload: JsonObject = {"method": method}
+        if params:
+            payload["params"] = dict(params)
+        answer = await self._transport.request(
+            payload, timeout=self._timeout if timeout is None else timeout, info=info
+        )
+        if "error" in answer:
+            raise jsonrpc_error(method, answer["error"])
+        if "result" not in answer:
+            raise ResponseError(f"{method}: the answer has neither result nor error", raw=answer)
+        captured = _META.get()
+        if captured is not None:
+            testnet = answer.get("testnet")
+            captured.append(
+                RpcMeta(
+                    method,
+                    _int(answer.get("usIn")),
+                    _int(answer.get("usOut")),
+                    _int(answer.get("usDiff")),
+                    testnet if isinstance(testnet, bool) else None,
+                )
+            )
+        return _validate(result_type, answer["result"], method, answer)
+
+    def subscribe(self, *channels: Channel[T], timeout: float | None = None) -> RpcStream[T]:
+        """One subscribe request for ``channels`` (``private/subscribe`` if any is private)."""
+        return RpcStream(self._transport, channels, self._timeout if timeout is None else timeout)
