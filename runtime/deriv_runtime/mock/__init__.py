@@ -23,27 +23,30 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .deriv import MockDeriv
-    from .oauth import IssuedToken, pkce_challenge
-    from .rest import RestFault, RestRequestRecord
-    from .server import Action, MockServer, OtpRecord, SubscriptionInfo
-    from .synth import Synthesiser, SynthesisError, synthesise
-    from .trading import MockAPIError
+    from .core.faults import RestFault
+    from .core.loop import Action
+    from .core.record import RestRequestRecord
+    from .core.synth import Synthesiser, SynthesisError, synthesise
+    from .deriv.mock_deriv import MockDeriv
+    from .deriv.oauth import IssuedToken, pkce_challenge
+    from .deriv.otp import OtpRecord
+    from .deriv.trading import MockAPIError
+    from .deriv.ws_server import MockServer, SubscriptionInfo
 
 _EXPORTS: dict[str, str] = {
-    "Action": ".server",
-    "IssuedToken": ".oauth",
-    "MockDeriv": ".deriv",
-    "MockServer": ".server",
-    "OtpRecord": ".server",
-    "RestFault": ".rest",
-    "RestRequestRecord": ".rest",
-    "SubscriptionInfo": ".server",
-    "pkce_challenge": ".oauth",
-    "MockAPIError": ".trading",
-    "SynthesisError": ".synth",
-    "Synthesiser": ".synth",
-    "synthesise": ".synth",
+    "Action": ".core.loop",
+    "IssuedToken": ".deriv.oauth",
+    "MockDeriv": ".deriv.mock_deriv",
+    "MockServer": ".deriv.ws_server",
+    "OtpRecord": ".deriv.otp",
+    "RestFault": ".core.faults",
+    "RestRequestRecord": ".core.record",
+    "SubscriptionInfo": ".deriv.ws_server",
+    "pkce_challenge": ".deriv.oauth",
+    "MockAPIError": ".deriv.trading",
+    "SynthesisError": ".core.synth",
+    "Synthesiser": ".core.synth",
+    "synthesise": ".core.synth",
 }
 
 __all__ = [

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .server import MockServer
+    from .deriv.ws_server import MockServer
 
 DESCRIPTION = """\
 Serve a mock of the Deriv APIs on your machine, for developing and testing offline.
@@ -153,8 +153,8 @@ def _make_importable(package: str, paths: Sequence[str]) -> str | None:
 
 
 def _make_server(args: argparse.Namespace, pats: list[str]) -> MockServer:
-    from .deriv import DEFAULT_APP_ID, DEFAULT_REDIRECT_URIS, MockDeriv
-    from .server import MockServer
+    from .deriv.mock_deriv import DEFAULT_APP_ID, DEFAULT_REDIRECT_URIS, MockDeriv
+    from .deriv.ws_server import MockServer
 
     options: dict[str, Any] = {
         "host": args.host,
@@ -185,7 +185,7 @@ def _make_server(args: argparse.Namespace, pats: list[str]) -> MockServer:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from .deriv import MockDeriv
+    from .deriv.mock_deriv import MockDeriv
 
     pats = list(args.pat) or ([] if args.no_rest else [f"mock-pat-{secrets.token_urlsafe(12)}"])
     try:

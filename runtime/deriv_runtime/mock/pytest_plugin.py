@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .deriv import MockDeriv
-    from .server import MockServer
+    from .deriv.mock_deriv import MockDeriv
+    from .deriv.ws_server import MockServer
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def mock_server_options() -> dict[str, Any]:
 @pytest.fixture
 def mock_server(mock_package: str, mock_server_options: dict[str, Any]) -> Iterator[MockServer]:
     """A mock server running in a background thread for the duration of one test."""
-    from .server import MockServer
+    from .deriv.ws_server import MockServer
 
     with MockServer(mock_package, **mock_server_options).run_in_thread() as server:
         yield server
@@ -69,7 +69,7 @@ def mock_deriv_options() -> dict[str, Any]:
 @pytest.fixture
 def mock_deriv(mock_package: str, mock_deriv_options: dict[str, Any]) -> Iterator[MockDeriv]:
     """The mock WebSocket + REST + OAuth server, in a background thread for one test."""
-    from .deriv import MockDeriv
+    from .deriv.mock_deriv import MockDeriv
 
     with MockDeriv(mock_package, **mock_deriv_options).run_in_thread() as mock:
         yield mock

@@ -45,13 +45,15 @@ from urllib.parse import parse_qs, unquote
 import jsonschema_rs
 import orjson
 
-from ._http import HTTPRequest, HTTPResponse
-from .oauth import OAuthFailure, OAuthServer, TokenInfo
-from .synth import Synthesiser, SynthesisError
-from .trading import Account, MockAPIError, price_contract, purchase_receipt
+from .core.faults import RestFault
+from .core.http import HTTPRequest, HTTPResponse
+from .core.record import RestRequestRecord, record_request
+from .core.synth import Synthesiser, SynthesisError
+from .deriv.oauth import OAuthFailure, OAuthServer, TokenInfo
+from .deriv.trading import Account, MockAPIError, price_contract, purchase_receipt
 
 if TYPE_CHECKING:
-    from .deriv import MockDeriv
+    from .deriv.mock_deriv import MockDeriv
 
 __all__ = [
     "AUTHORIZE_PATH",
@@ -74,22 +76,6 @@ APP_ID_HEADER = "Deriv-App-ID"
 LEGACY_LOGINID = "CR90000001"
 LEGACY_ACCOUNT_ID = 202201
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-#: Query, form and JSON keys whose values are secrets: recorded as ``<redacted>``.
-SECRET_KEYS = frozenset(
-    {
-        "otp",
-        "code",
-        "code_verifier",
-        "refresh_token",
-        "access_token",
-        "id_token",
-        "token",
-        "client_secret",
-        "password",
-        "verification_code",
-    }
-)
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _RANGE_KINDS = frozenset(
     {"Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum", "Enum", "MinLength", "MaxLength"}
 )
@@ -254,54 +240,6 @@ class Reply:
     body: Any = None
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class RestFault:
-    """A forced answer: ``status`` (0: drop the connection without answering) for ``remaining``
-    more requests (``None``: until cleared) to ``operation`` (``None``: any)."""
-
-    status: int
-    operation: str | None
-    remaining: int | None
-    code: str | None = None
-    message: str | None = None
-    retry_after: float | None = None
-    hits: int = 0
-
-
-@dataclass(slots=True)
-class RestRequestRecord:
-    """A request the REST side received (secrets redacted), and the status it got."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: list[tuple[str, str]]
-    body: Any
-    time: float
-    operation: str | None = None
-    #: ``None`` until answered, or when the connection was dropped instead.
-    status: int | None = None
-
-
-def _redact_tree(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: "<redacted>" if k in SECRET_KEYS else _redact_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(v) for v in value]
-    return value
-
-
-def _redact_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    out = []
-    for name, value in headers:
-        shown = value
-        if name.lower() in _SECRET_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value and name.lower().endswith("authorization") else ""
-            shown = f"{scheme} <redacted>".strip()
-        out.append((name, shown))
-    return out
 
 
 @dataclass(frozen=True)
@@ -635,16 +573,7 @@ class RestAPI:
 
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
         started = time.monotonic()
-        record = RestRequestRecord(
-            method=request.method,
-            path=request.path,
-            query={
-                k: ["<redacted>"] * len(v) if k in SECRET_KEYS else list(v) for k, v in request.query.items()
-            },
-            headers=_redact_headers(request.raw_headers),
-            body=self._record_body(request),
-            time=time.time(),
-        )
+        record = record_request(request, time.time())
         self.requests.append(record)
         try:
             response = await self._dispatch(request, record, started)
@@ -660,17 +589,6 @@ class RestAPI:
             self.answers[(record.operation or f"{request.method} {request.path}", response.status)] += 1
             log.info("mock REST: %s %s -> %d", request.method, request.path, response.status)
         return response
-
-    def _record_body(self, request: HTTPRequest) -> Any:
-        if not request.body:
-            return None
-        if request.content_type == "application/x-www-form-urlencoded":
-            form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
-            return {k: ["<redacted>"] * len(v) if k in SECRET_KEYS else v for k, v in form.items()}
-        try:
-            return _redact_tree(orjson.loads(request.body))
-        except orjson.JSONDecodeError:
-            return f"<{len(request.body)} bytes>"
 
     async def _dispatch(
         self, request: HTTPRequest, record: RestRequestRecord, started: float

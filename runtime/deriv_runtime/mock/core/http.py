@@ -1,7 +1,8 @@
-"""A small HTTP/1.1 server on asyncio, for the mock's REST side (stdlib only, 127.0.0.1 use).
+"""HTTP serving: a small HTTP/1.1 server on asyncio (stdlib only, 127.0.0.1 use), and the request
+pipeline every HTTP API of the mock shares (:class:`~.http_api.HttpService`).
 
-It runs on the mock's own event loop, so REST handlers and the WebSocket mock share state without
-locks. Supported: keep-alive, ``Content-Length`` and chunked request bodies, ``Expect:
+The server runs on the mock's own event loop, so HTTP handlers and the WebSocket mock share state
+without locks. Supported: keep-alive, ``Content-Length`` and chunked request bodies, ``Expect:
 100-continue``, ``HEAD``. Not supported (nor needed by a mock): pipelining beyond in-order
 answers, TLS, trailers. Nothing here logs a request target, header or body: they carry secrets.
 """

@@ -1,9 +1,9 @@
-"""What the mock does for each call: handlers for the calls with real behaviour, and streams.
+"""What the Options WebSocket API does for each call: handlers for the calls with real behaviour.
 
-A handler receives the connection, the call name and the (already validated) request; it answers
-through ``conn.answer(...)`` and may open subscriptions. It raises :class:`MockAPIError` to answer
-with an error. Calls without a handler get a response synthesised from their schema (see
-:func:`generic`).
+A handler receives the connection (:class:`~.session.Connection`), the call name and the (already
+validated) request; it answers through ``conn.answer(...)`` and may open subscriptions
+(:mod:`.streams`). It raises :class:`~.trading.MockAPIError` to answer with an error. Calls without
+a handler get a response synthesised from their schema (see :func:`generic`).
 """
 
 from __future__ import annotations
@@ -11,28 +11,27 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from .market import Tick
-from .trading import (
-    MULTIPLIERS,
-    OPEN_ENDED,
-    Contract,
-    MockAPIError,
-    Quote,
-    Transaction,
-    price_contract,
-    purchase_receipt,
+from .session import Connection, Subscription
+from .streams import (
+    BalanceStream,
+    CandleStream,
+    ContractStream,
+    GenericStream,
+    ProposalStream,
+    TickStream,
+    TransactionStream,
+    balance_body,
+    proposal_body,
 )
+from .trading import OPEN_ENDED, Contract, MockAPIError, price_contract, purchase_receipt
 
-if TYPE_CHECKING:
-    from .server import Connection
+__all__ = ["HANDLERS", "Handler", "generic"]
 
-__all__ = ["HANDLERS", "Handler", "Subscription", "generic"]
-
-Handler = Callable[["Connection", str, dict[str, Any]], None]
+Handler = Callable[[Connection, str, dict[str, Any]], None]
 
 #: Request fields that do not change what a subscription streams.
 _ENVELOPE = frozenset({"req_id", "passthrough", "subscribe"})
@@ -42,223 +41,6 @@ _MAX_HISTORY = 5000
 def canonical(request: Mapping[str, Any]) -> str:
     body = {k: v for k, v in request.items() if k not in _ENVELOPE}
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
-
-
-# -- subscriptions ----------------------------------------------------------------------------
-
-
-class Subscription:
-    """A live stream on one connection. ``kind`` is the type ``forget_all`` knows it by; a second
-    subscription with the same ``key`` on a connection is refused with AlreadySubscribed."""
-
-    def __init__(
-        self,
-        sub_id: str,
-        call: str,
-        kind: str,
-        request: dict[str, Any],
-        msg_type: str,
-        *,
-        key: str,
-        symbol: str | None = None,
-        schema_call: str | None = None,
-    ) -> None:
-        self.id = sub_id
-        self.call = call
-        self.kind = kind
-        self.request = request
-        self.msg_type = msg_type
-        self.key = key
-        self.symbol = symbol
-        #: The call whose response schema describes this stream's messages.
-        self.schema_call = schema_call or call
-        #: Set once the first answer went out (stream messages never precede it).
-        self.started = False
-
-    @property
-    def what(self) -> str:
-        return self.symbol or self.kind
-
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        """A new tick of :attr:`symbol`."""
-
-    def on_clock(self, conn: Connection, epoch: int) -> None:
-        """Once per tick of the server's ticker, whatever the symbols."""
-
-    def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        """A buy, sale or settlement on the connection's account."""
-
-    def on_contract_closed(self, conn: Connection, contract: Contract) -> None:
-        """A contract was sold or cancelled (settlements arrive through :meth:`on_tick`)."""
-
-    def on_balance(self, conn: Connection) -> None:
-        """The balance changed without a transaction (a demo balance reset)."""
-
-
-class TickStream(Subscription):
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol == self.symbol:
-            conn.push(self, {"tick": tick.as_tick(self.id)}, msg_type="tick")
-
-
-class CandleStream(Subscription):
-    def __init__(self, *args: Any, granularity: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.granularity = granularity
-        self.candle: dict[str, float | int] | None = None
-
-    def start(self, last: Mapping[str, float | int]) -> None:
-        self.candle = dict(last)
-
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol != self.symbol:
-            return
-        open_time = tick.epoch - tick.epoch % self.granularity
-        candle = self.candle
-        if candle is None or candle["epoch"] != open_time:
-            candle = {"epoch": open_time, "open": tick.quote, "high": tick.quote, "low": tick.quote}
-        candle["high"] = max(candle["high"], tick.quote)
-        candle["low"] = min(candle["low"], tick.quote)
-        candle["close"] = tick.quote
-        self.candle = candle
-        ohlc = {
-            "close": tick.display(float(candle["close"])),
-            "epoch": tick.epoch,
-            "granularity": self.granularity,
-            "high": tick.display(float(candle["high"])),
-            "id": self.id,
-            "low": tick.display(float(candle["low"])),
-            "open": tick.display(float(candle["open"])),
-            "open_time": open_time,
-            "pip_size": tick.pip_size,
-            "symbol": tick.symbol,
-        }
-        conn.push(self, {"ohlc": ohlc}, msg_type="ohlc")
-
-
-class ProposalStream(Subscription):
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol != self.symbol:
-            return
-        try:
-            quote = price_contract(self.request, conn.server.market)
-        except MockAPIError as exc:
-            conn.push(self, {"error": exc.as_error()}, msg_type="proposal")
-            return
-        conn.remember_proposal(self.id, quote.parameters)
-        conn.push(self, {"proposal": proposal_body(quote, self.id)})
-
-
-class ContractStream(Subscription):
-    def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.contract = contract
-
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol == self.contract.symbol and self.contract.current is tick:
-            self._update(conn)
-
-    def on_contract_closed(self, conn: Connection, contract: Contract) -> None:
-        if contract is self.contract:
-            self._update(conn)
-
-    def _update(self, conn: Connection) -> None:
-        conn.push(
-            self, {"proposal_open_contract": self.contract.poc(self.id)}, msg_type="proposal_open_contract"
-        )
-        if self.contract.is_sold:
-            conn.end(self)
-
-
-class BalanceStream(Subscription):
-    def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        conn.push(self, {"balance": balance_body(conn, self.id)})
-
-    def on_balance(self, conn: Connection) -> None:
-        conn.push(self, {"balance": balance_body(conn, self.id)})
-
-
-class TransactionStream(Subscription):
-    def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        account = conn.account
-        body: dict[str, Any] = {
-            "action": txn.action,
-            "amount": txn.amount,
-            "balance": txn.balance_after,
-            "currency": account.currency,
-            "id": self.id,
-            "transaction_id": txn.transaction_id,
-            "transaction_time": txn.time,
-        }
-        contract = txn.contract
-        if contract is not None:
-            body.update(
-                contract_id=contract.contract_id,
-                longcode=contract.quote.longcode,
-                purchase_time=contract.purchase_time,
-                underlying_symbol=contract.symbol,
-            )
-            if contract.expiry_time is not None:
-                body["date_expiry"] = contract.expiry_time
-        conn.push(self, {"transaction": body})
-
-
-class GenericStream(Subscription):
-    """A streaming call without special behaviour: a fresh synthesised message every few ticks."""
-
-    EVERY = 5
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ticks = 0
-
-    def on_clock(self, conn: Connection, epoch: int) -> None:
-        self._ticks += 1
-        if self._ticks % self.EVERY == 0:
-            conn.push(self, conn.server.synthesise_body(self.call, self.msg_type, self.id))
-
-
-# -- bodies -----------------------------------------------------------------------------------
-
-
-def balance_body(conn: Connection, sub_id: str | None) -> dict[str, Any]:
-    account = conn.account
-    body: dict[str, Any] = {
-        "balance": account.balance,
-        "currency": account.currency,
-        "loginid": account.loginid,
-    }
-    if sub_id is not None:
-        body["id"] = sub_id
-    return body
-
-
-def proposal_body(quote: Quote, proposal_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "ask_price": quote.ask_price,
-        "date_start": quote.date_start,
-        "id": proposal_id,
-        "longcode": quote.longcode,
-        "payout": quote.payout,
-        "spot": quote.spot.quote,
-        "spot_time": quote.spot.epoch,
-    }
-    if quote.date_expiry is not None:
-        body["date_expiry"] = quote.date_expiry
-    details: dict[str, Any] = {"last_tick_epoch": quote.spot.epoch}
-    if quote.barrier is not None and quote.contract_type not in OPEN_ENDED:
-        if quote.barrier2 is not None:
-            details["high_barrier"] = quote.barrier
-            details["low_barrier"] = quote.barrier2
-        else:
-            details["barrier"] = quote.barrier
-    body["contract_details"] = details
-    if quote.multiplier is not None:
-        body["multiplier"] = quote.multiplier
-    if quote.contract_type in MULTIPLIERS:
-        body["commission"] = round(quote.ask_price * 0.0005, 2)
-    body["validation_params"] = {"stake": {"max": "50000.00", "min": "0.35"}}
-    return body
 
 
 # -- handlers ---------------------------------------------------------------------------------

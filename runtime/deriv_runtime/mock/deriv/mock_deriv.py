@@ -18,11 +18,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from ..schemas import load_openapi
-from ._http import HTTPServer
+from ...schemas import load_openapi
+from ..core.faults import RestFault
+from ..core.http import HTTPServer
+from ..core.record import RestRequestRecord
+from ..rest import AUTHORIZE_PATH, TOKEN_PATH, RestAPI, oauth_scopes
 from .oauth import App, IssuedToken, OAuthServer, TokenInfo
-from .rest import AUTHORIZE_PATH, TOKEN_PATH, RestAPI, RestFault, RestRequestRecord, oauth_scopes
-from .server import MockServer
+from .ws_server import MockServer
 
 __all__ = ["DEFAULT_APP_ID", "DEFAULT_REDIRECT_URIS", "MockDeriv"]
 

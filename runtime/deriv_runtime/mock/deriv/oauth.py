@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._fingerprint import fingerprint
+from ..core.record import fingerprint
 
 __all__ = [
     "AuthorizeResult",

@@ -1,0 +1,15 @@
+"""The mock's core, shared by every API: serving (WebSocket, HTTP), fault injection, recording and
+schema-driven synthesis. Nothing here knows Deriv; an API plugs in through the interfaces below.
+
+* :mod:`.ws` - the WebSocket server on 127.0.0.1 (:class:`~.ws.WebSocketMock`): connections, send
+  queues, drops, garbage frames, delays, silent mode, refused handshakes, a clock. An API is a
+  :class:`~.ws.WsApi` object: the core calls it at each handshake, connection, parsed request,
+  unparseable frame, disconnection and clock tick; it answers through :class:`~.ws.WsConnection`.
+* :mod:`.http` - a small HTTP/1.1 server (:class:`~.http.HTTPServer`) and the request pipeline
+  (:class:`~.http.HttpService`): recording, delays and forced faults around an :class:`~.http.HttpApi`
+  (route a request to an operation key, answer it, answer a forced fault).
+* :mod:`.faults` - the fault knobs' types: garbage frames, drop modes, forced HTTP answers.
+* :mod:`.record` - request records with secrets redacted, fingerprints of secrets.
+* :mod:`.synth` - a valid instance of a JSON schema, deterministic per seed.
+* :mod:`.loop` - the mock's event loop: running it in a thread, actions from other threads.
+"""

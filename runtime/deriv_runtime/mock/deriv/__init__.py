@@ -1,0 +1,1 @@
+"""Deriv's behaviour on the mock core: the Options WebSocket API, the REST API, OAuth and OTPs."""
