@@ -66,13 +66,18 @@ class HttpFaults:
         message: str | None = None,
         retry_after: float | None = None,
     ) -> RestFault:
+        self.check(status, count)
+        fault = RestFault(status, key, count, code, message, retry_after)
+        self.faults.append(fault)
+        return fault
+
+    @staticmethod
+    def check(status: int, count: int | None) -> None:
+        """Refuse a status that is not 4xx, 5xx or 0 (drop), and a count below 1."""
         if status != 0 and not 400 <= status <= 599:
             raise ValueError(f"a forced status must be 4xx or 5xx (0: drop the connection), not {status}")
         if count is not None and count < 1:
             raise ValueError("count must be at least 1 (None: until cleared)")
-        fault = RestFault(status, key, count, code, message, retry_after)
-        self.faults.append(fault)
-        return fault
 
     def take(self, key: str) -> RestFault | None:
         """The fault that answers this request to ``key`` (counted as used), if any."""

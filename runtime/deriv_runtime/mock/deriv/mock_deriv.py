@@ -22,8 +22,9 @@ from ...schemas import load_openapi
 from ..core.faults import RestFault
 from ..core.http import HTTPServer
 from ..core.record import RestRequestRecord
-from ..rest import AUTHORIZE_PATH, TOKEN_PATH, RestAPI, oauth_scopes
 from .oauth import App, IssuedToken, OAuthServer, TokenInfo
+from .rest.api import AUTHORIZE_PATH, TOKEN_PATH, RestAPI
+from .rest.openapi import oauth_scopes
 from .ws_server import MockServer
 
 __all__ = ["DEFAULT_APP_ID", "DEFAULT_REDIRECT_URIS", "MockDeriv"]
@@ -105,7 +106,7 @@ class MockDeriv(MockServer):
 
     async def start(self) -> Self:
         await super().start()
-        http = HTTPServer(self.rest.handle)
+        http = HTTPServer(self.rest.http.handle)
         try:
             await http.start(self.host, self._rest_port)
         except BaseException:
@@ -219,7 +220,7 @@ class MockDeriv(MockServer):
         ``operation``: ``"METHOD /path/template"``, an ``operationId``, a path template with one
         method, or ``"oauth2.authorize"`` / ``"oauth2.token"``. ``code`` must be one of the
         operation's error codes (default: one fitting the status). 429 answers carry
-        ``Retry-After`` (``retry_after``, default :attr:`RestAPI.retry_after`); so does any status
+        ``Retry-After`` (``retry_after``, default ``mock.rest.faults.retry_after``); so does any status
         given ``retry_after``. Forced answers come before any check (and consume no credential).
         """
         return self._add_fault(status, operation, count, code, message, retry_after)
@@ -243,20 +244,15 @@ class MockDeriv(MockServer):
     def clear_faults(self) -> None:
         """Forget every pending REST fault and delay."""
 
-        def clear() -> None:
-            self.rest.faults.clear()
-            self.rest.delays.clear()
-            self.rest.delay = 0.0
-
-        self._apply(clear)
+        self._apply(self.rest.faults.clear)
 
     def set_rest_delay(self, seconds: float, operation: str | None = None) -> None:
         """Wait ``seconds`` before answering ``operation`` (``None``: every REST/OAuth request)."""
         if operation is None:
-            self._apply(lambda: setattr(self.rest, "delay", seconds))
+            self._apply(lambda: setattr(self.rest.faults, "delay", seconds))
             return
         key = self.rest.resolve(operation)
-        self._apply(lambda: self.rest.delays.__setitem__(key, seconds))
+        self._apply(lambda: self.rest.faults.delays.__setitem__(key, seconds))
 
     def _add_fault(
         self,
@@ -282,7 +278,7 @@ class MockDeriv(MockServer):
     @property
     def rest_requests(self) -> list[RestRequestRecord]:
         """Every REST/OAuth request received (``Authorization``, secrets in queries and bodies redacted)."""
-        return self.rest.requests
+        return self.rest.http.requests
 
     @property
     def token_requests(self) -> dict[str, int]:
