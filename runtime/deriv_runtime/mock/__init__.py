@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .deriv.mock_deriv import MockDeriv
     from .deriv.oauth import IssuedToken, pkce_challenge
     from .deriv.otp import OtpRecord
-    from .deriv.trading import MockAPIError
+    from .deriv.pricing import MockAPIError
     from .deriv.ws_server import MockServer, SubscriptionInfo
 
 _EXPORTS: dict[str, str] = {
@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "RestRequestRecord": ".core.record",
     "SubscriptionInfo": ".deriv.ws_server",
     "pkce_challenge": ".deriv.oauth",
-    "MockAPIError": ".deriv.trading",
+    "MockAPIError": ".deriv.pricing",
     "SynthesisError": ".core.synth",
     "Synthesiser": ".core.synth",
     "synthesise": ".core.synth",

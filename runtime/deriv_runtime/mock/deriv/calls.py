@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from .pricing import OPEN_ENDED, MockAPIError, price_contract
 from .session import Connection, Subscription
 from .streams import (
     BalanceStream,
@@ -27,7 +28,7 @@ from .streams import (
     balance_body,
     proposal_body,
 )
-from .trading import OPEN_ENDED, Contract, MockAPIError, price_contract, purchase_receipt
+from .trading import Contract, purchase_receipt
 
 __all__ = ["HANDLERS", "Handler", "generic"]
 

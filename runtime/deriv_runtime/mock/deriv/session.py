@@ -17,7 +17,8 @@ import orjson
 from ..core.ws import WsConnection
 from .market import Tick
 from .platform import Platform
-from .trading import Account, Contract, MockAPIError, Transaction
+from .pricing import MockAPIError
+from .trading import Account, Contract, Transaction
 
 __all__ = ["Connection", "Subscription", "envelope", "is_public", "req_id_of"]
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .market import Tick
+from .pricing import MULTIPLIERS, OPEN_ENDED, MockAPIError, Quote, price_contract
 from .session import Connection, Subscription
-from .trading import MULTIPLIERS, OPEN_ENDED, Contract, MockAPIError, Quote, Transaction, price_contract
+from .trading import Contract, Transaction
 
 __all__ = [
     "BalanceStream",

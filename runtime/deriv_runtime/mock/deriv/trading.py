@@ -1,252 +1,37 @@
-"""The mock's trading model: pricing proposals, the account, contracts and their settlement.
+"""The mock's trading model: the account, contracts and their settlement (prices: :mod:`.pricing`).
 
-Deliberately simple and deterministic, but shaped like the real thing: prices come from the amount
-and a payout ratio per contract type, contracts enter at the next tick, expire after their duration
-(ticks, or seconds of the market clock), settle against their barrier and credit the account.
-Multipliers and accumulators stay open until sold (or a limit order closes them).
+Contracts enter at the next tick, expire after their duration (ticks, or seconds of the market
+clock), settle against their barrier and credit the account. Multipliers and accumulators stay
+open until sold (or a limit order closes them).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from .market import Market, Tick
+from .market import Tick
+from .pricing import (
+    ACCU_MAX_TICKS,
+    DIGITS,
+    DOWN,
+    MULTIPLIERS,
+    OPEN_ENDED,
+    RANGES,
+    TOUCH,
+    UP,
+    MockAPIError,
+    Quote,
+    fmt_amount,
+    last_digit,
+    resolve_barrier,
+    round_money,
+)
 
-__all__ = ["Account", "Contract", "MockAPIError", "Quote", "Transaction", "price_contract"]
-
-UP = frozenset({"CALL", "CALLE", "HIGHER", "ASIANU", "RESETCALL", "VANILLALONGCALL", "TURBOSLONG"})
-DOWN = frozenset({"PUT", "PUTE", "LOWER", "ASIAND", "RESETPUT", "VANILLALONGPUT", "TURBOSSHORT"})
-DIGITS = frozenset({"DIGITMATCH", "DIGITDIFF", "DIGITOVER", "DIGITUNDER", "DIGITEVEN", "DIGITODD"})
-TOUCH = frozenset({"ONETOUCH", "NOTOUCH"})
-RANGES = frozenset({"EXPIRYRANGE", "EXPIRYRANGEE", "EXPIRYMISS", "EXPIRYMISSE", "RANGE", "UPORDOWN"})
-MULTIPLIERS = frozenset({"MULTUP", "MULTDOWN"})
-OPEN_ENDED = MULTIPLIERS | {"ACCU"}
-
-_PAYOUT_RATIO: Mapping[str, float] = {
-    "DIGITMATCH": 9.5,
-    "DIGITDIFF": 1.06,
-    "TICKHIGH": 4.6,
-    "TICKLOW": 4.6,
-    "RUNHIGH": 2.6,
-    "RUNLOW": 2.6,
-    "ONETOUCH": 2.1,
-    "NOTOUCH": 1.8,
-    "VANILLALONGCALL": 3.2,
-    "VANILLALONGPUT": 3.2,
-    "TURBOSLONG": 3.5,
-    "TURBOSSHORT": 3.5,
-}
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_UNIT_WORDS = {"t": "ticks", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-MIN_STAKE = 0.35
-MAX_PAYOUT = 50000.0
-#: Accumulators close (as won) after this many ticks, as the real ones do at their maximum.
-ACCU_MAX_TICKS = 230
-
-
-class MockAPIError(Exception):
-    """An error the mock answers with: ``{"error": {"code", "message", "details"}}``."""
-
-    def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details = dict(details) if details else None
-
-    def as_error(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return error
-
-
-def _money(value: float) -> float:
-    return round(value + 0.0, 2)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.2f}"
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """A priced contract: what ``proposal`` shows and ``buy`` charges."""
-
-    parameters: dict[str, Any]
-    contract_type: str
-    symbol: str
-    currency: str
-    ask_price: float
-    payout: float
-    spot: Tick
-    date_start: int
-    duration: int | None
-    duration_unit: str | None
-    date_expiry: int | None
-    barrier: str | None
-    barrier2: str | None
-    multiplier: float | None
-    growth_rate: float | None
-    longcode: str
-    #: Relative standard deviation of one tick's move (from the symbol's volatility).
-    sigma: float
-
-    def shortcode(self, purchase_time: int) -> str:
-        end = f"{self.duration}T" if self.duration_unit == "t" else str(self.date_expiry or 0)
-        return f"{self.contract_type}_{self.symbol}_{_fmt(self.payout)}_{purchase_time}_{end}_S0P_0"
-
-
-def _number(params: Mapping[str, Any], key: str) -> float | None:
-    value = params.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def price_contract(params: Mapping[str, Any], market: Market, *, currency: str | None = None) -> Quote:
-    """Price the contract described by ``params`` (proposal or buy parameters) at the current spot.
-
-    Raises :class:`MockAPIError` for what the real API refuses: unknown symbol, no amount,
-    no duration, stake or payout out of range.
-    """
-    contract_type = str(params.get("contract_type", ""))
-    symbol = str(params.get("underlying_symbol", ""))
-    if not market.knows(symbol):
-        raise MockAPIError(
-            "InvalidSymbol",
-            f"Symbol {symbol} is invalid. The mock offers: {', '.join(sorted(market.symbols))}.",
-        )
-    spec = market.spec(symbol)
-    amount = _number(params, "amount")
-    if amount is None:
-        raise MockAPIError("ContractCreationFailure", "Please specify the amount (stake or payout).")
-    basis = str(params.get("basis", "stake"))
-    req_currency = str(params.get("currency", currency or "USD"))
-    if currency is not None and req_currency.upper() != currency.upper():
-        raise MockAPIError("InvalidCurrency", f"The provided currency {req_currency} is not the account's.")
-    multiplier = _number(params, "multiplier")
-    growth_rate = _number(params, "growth_rate")
-    duration = params.get("duration")
-    duration_unit = params.get("duration_unit")
-    date_expiry = params.get("date_expiry")
-    spot = market.tick(symbol)
-    now = market.now()
-    if contract_type in OPEN_ENDED:
-        if basis != "stake":
-            raise MockAPIError("ContractCreationFailure", f"{contract_type} contracts are bought by stake.")
-        duration = duration_unit = date_expiry = None
-        if contract_type in MULTIPLIERS and multiplier is None:
-            multiplier = 100.0
-        if contract_type == "ACCU" and growth_rate is None:
-            growth_rate = 0.03
-    elif isinstance(duration, int) and duration > 0:
-        duration_unit = str(duration_unit or "s")
-        date_expiry = None if duration_unit == "t" else now + duration * _UNIT_SECONDS[duration_unit]
-    elif isinstance(date_expiry, int):
-        if date_expiry <= now:
-            raise MockAPIError("OfferingsValidationError", "Contract expiry must be in the future.")
-        duration = date_expiry - now
-        duration_unit = "s"
-    else:
-        raise MockAPIError("OfferingsValidationError", "Please specify either duration or date_expiry.")
-
-    ratio = _payout_ratio(contract_type, params)
-    if contract_type in OPEN_ENDED:
-        ask, payout = amount, (0.0 if contract_type in MULTIPLIERS else _money(amount * 10))
-    elif basis == "payout":
-        payout, ask = amount, _money(amount / ratio)
-    else:
-        ask, payout = amount, _money(amount * ratio)
-    if ask < MIN_STAKE:
-        raise MockAPIError(
-            "ContractBuyValidationError",
-            f"Minimum stake of {MIN_STAKE:.2f} and maximum payout of {MAX_PAYOUT:.2f}.",
-        )
-    if payout > MAX_PAYOUT:
-        raise MockAPIError("ContractBuyValidationError", f"Maximum payout allowed is {MAX_PAYOUT:.2f}.")
-
-    barrier = params.get("barrier")
-    barrier2 = params.get("barrier2")
-    if contract_type in DIGITS and barrier is None and contract_type not in {"DIGITEVEN", "DIGITODD"}:
-        barrier = "5"
-    if contract_type in TOUCH and barrier is None:
-        barrier = f"+{spot.quote * 0.001:.{spec.pip_size}f}"
-    if contract_type in RANGES and barrier is None:
-        barrier = f"+{spot.quote * 0.001:.{spec.pip_size}f}"
-        barrier2 = f"-{spot.quote * 0.001:.{spec.pip_size}f}"
-    longcode = _longcode(
-        contract_type, spec.name, payout, duration, duration_unit, barrier, currency or req_currency
-    )
-    return Quote(
-        parameters=dict(params),
-        contract_type=contract_type,
-        symbol=symbol,
-        currency=(currency or req_currency).upper(),
-        ask_price=_money(ask),
-        payout=_money(payout),
-        spot=spot,
-        date_start=now,
-        duration=duration if isinstance(duration, int) else None,
-        duration_unit=str(duration_unit) if duration_unit else None,
-        date_expiry=date_expiry if isinstance(date_expiry, int) else None,
-        barrier=None if barrier is None else str(barrier),
-        barrier2=None if barrier2 is None else str(barrier2),
-        multiplier=multiplier,
-        growth_rate=growth_rate,
-        longcode=longcode,
-        sigma=spec.tick_sigma,
-    )
-
-
-def _payout_ratio(contract_type: str, params: Mapping[str, Any]) -> float:
-    if contract_type in {"DIGITOVER", "DIGITUNDER"}:
-        text = str(params.get("barrier", "5"))
-        digit = int(text) if len(text) == 1 and text.isdigit() else 5
-        winning = 9 - digit if contract_type == "DIGITOVER" else digit
-        return max(1.05, min(9.5, 0.95 * 10 / max(1, winning)))
-    return _PAYOUT_RATIO.get(contract_type, 1.95)
-
-
-def _longcode(
-    contract_type: str,
-    name: str,
-    payout: float,
-    duration: Any,
-    unit: Any,
-    barrier: Any,
-    currency: str,
-) -> str:
-    if contract_type in MULTIPLIERS:
-        direction = "rises" if contract_type == "MULTUP" else "falls"
-        return f"If you select 'Up' your net profit grows with the multiplier as {name} {direction}."
-    if contract_type == "ACCU":
-        return f"Your stake grows each tick while {name} stays within the barrier range."
-    when = f"{duration} {_UNIT_WORDS.get(str(unit), 'seconds')} after contract start time"
-    if contract_type in UP:
-        condition = "strictly higher than " + ("entry spot" if barrier is None else f"barrier {barrier}")
-    elif contract_type in DOWN:
-        condition = "strictly lower than " + ("entry spot" if barrier is None else f"barrier {barrier}")
-    elif contract_type in DIGITS:
-        condition = f"last digit {contract_type.removeprefix('DIGIT').lower()} {barrier or ''}".strip()
-    else:
-        condition = f"{contract_type.lower()} {barrier or ''}".strip()
-    return f"Win payout of {currency} {_fmt(payout)} if {name} is {condition} at {when}."
-
-
-def _resolve_barrier(barrier: str | None, entry: float, pip: int) -> float:
-    if barrier is None:
-        return entry
-    text = barrier.strip()
-    if text[:1] in "+-":
-        return round(entry + float(text), pip)
-    return float(text)
-
-
-def _last_digit(quote: float, pip: int) -> int:
-    return int(f"{quote:.{pip}f}"[-1])
+__all__ = ["Account", "Contract", "MockAPIError", "Quote", "Transaction", "purchase_receipt"]
 
 
 @dataclass(slots=True)
@@ -319,7 +104,7 @@ class Contract:
             return None
         if self.contract_type in DIGITS:
             return None
-        return _resolve_barrier(self.quote.barrier, self.entry.quote, self.pip)
+        return resolve_barrier(self.quote.barrier, self.entry.quote, self.pip)
 
     def ticks_after_entry(self) -> int:
         return max(0, len(self.ticks) - 1)
@@ -377,7 +162,7 @@ class Contract:
         if kind in DOWN:
             return exit_quote <= level if kind == "PUTE" else exit_quote < level
         if kind in DIGITS:
-            digit = _last_digit(exit_quote, self.pip)
+            digit = last_digit(exit_quote, self.pip)
             target = int(self.quote.barrier or 5) if (self.quote.barrier or "5").isdigit() else 5
             return {
                 "DIGITMATCH": digit == target,
@@ -393,8 +178,8 @@ class Contract:
             touched = any(q >= barrier if above else q <= barrier for q in quotes[1:])
             return touched if kind == "ONETOUCH" else not touched
         if kind in RANGES:
-            high = _resolve_barrier(self.quote.barrier, self.entry.quote, self.pip)
-            low = _resolve_barrier(self.quote.barrier2, self.entry.quote, self.pip)
+            high = resolve_barrier(self.quote.barrier, self.entry.quote, self.pip)
+            low = resolve_barrier(self.quote.barrier2, self.entry.quote, self.pip)
             high, low = max(high, low), min(high, low)
             inside_at_end = low < exit_quote < high
             always_inside = all(low < q < high for q in quotes[1:])
@@ -422,24 +207,26 @@ class Contract:
         if self.is_sold:
             return self.sell_price or 0.0
         if self.entry is None or self.current is None:
-            return _money(self.buy_price * 0.95)
+            return round_money(self.buy_price * 0.95)
         spot, entry = self.current.quote, self.entry.quote
         kind = self.contract_type
         if kind in MULTIPLIERS:
             change = (spot - entry) / entry * (1 if kind == "MULTUP" else -1)
-            return max(0.0, _money(self.buy_price * (1 + (self.quote.multiplier or 1) * change)))
+            return max(0.0, round_money(self.buy_price * (1 + (self.quote.multiplier or 1) * change)))
         if kind == "ACCU":
             if self.knocked_out:
                 return 0.0
-            return _money(self.buy_price * (1 + (self.quote.growth_rate or 0.03)) ** self.ticks_after_entry())
+            return round_money(
+                self.buy_price * (1 + (self.quote.growth_rate or 0.03)) ** self.ticks_after_entry()
+            )
         if kind in UP or kind in DOWN:
             barrier = self.barrier_value() or entry
             remaining = self._remaining()
             sigma = max(1e-12, spot * self.quote.sigma * math.sqrt(max(remaining, 1)))
             z = (spot - barrier) / sigma * (1 if kind in UP else -1)
             probability = 0.5 * (1 + math.erf(z / math.sqrt(2)))
-            return _money(self.payout * probability * 0.97)
-        return _money(self.buy_price * 0.9)
+            return round_money(self.payout * probability * 0.97)
+        return round_money(self.buy_price * 0.9)
 
     def _remaining(self) -> int:
         q = self.quote
@@ -454,14 +241,14 @@ class Contract:
         q = self.quote
         bid = self.bid_price()
         value = self.sell_price if self.is_sold and self.sell_price is not None else bid
-        profit = _money(value - self.buy_price)
+        profit = round_money(value - self.buy_price)
         body: dict[str, Any] = {
             "account_id": 90000001,
             "barrier_count": 2
             if q.barrier2 is not None
             else (1 if q.barrier is not None or q.contract_type in UP | DOWN else 0),
-            "bid_price": _fmt(bid),
-            "buy_price": _fmt(self.buy_price),
+            "bid_price": fmt_amount(bid),
+            "buy_price": fmt_amount(self.buy_price),
             "contract_id": self.contract_id,
             "contract_type": q.contract_type,
             "currency": q.currency,
@@ -478,11 +265,11 @@ class Contract:
             "is_valid_to_cancel": int(self.is_open and q.contract_type in MULTIPLIERS),
             "is_valid_to_sell": int(self.is_open and self.entry is not None),
             "longcode": q.longcode,
-            "payout": _fmt(q.payout),
-            "profit": _fmt(profit),
-            "profit_percentage": _money(profit / self.buy_price * 100) if self.buy_price else 0.0,
+            "payout": fmt_amount(q.payout),
+            "profit": fmt_amount(profit),
+            "profit_percentage": round_money(profit / self.buy_price * 100) if self.buy_price else 0.0,
             "purchase_time": self.purchase_time,
-            "sell_price": None if self.sell_price is None else _fmt(self.sell_price),
+            "sell_price": None if self.sell_price is None else fmt_amount(self.sell_price),
             "sell_time": self.sell_time,
             "shortcode": self.shortcode,
             "status": self.status,
@@ -520,7 +307,7 @@ class Contract:
                     "display_name": name.replace("_", " ").title(),
                     "order_amount": amount,
                     "order_date": self.purchase_time,
-                    "value": _fmt(
+                    "value": fmt_amount(
                         self.buy_price + amount if name == "take_profit" else self.buy_price - amount
                     ),
                 }
@@ -562,7 +349,7 @@ class Account:
         group: str = "row",
         status: str = "active",
     ) -> None:
-        self.balance = _money(balance)
+        self.balance = round_money(balance)
         self.currency = currency
         self.loginid = loginid
         #: ``"demo"`` or ``"real"``: which WebSocket endpoint (``.../ws/demo``, ``.../ws/real``) serves it.
@@ -602,7 +389,8 @@ class Account:
         if quote.ask_price > price + 1e-9:
             raise MockAPIError(
                 "PriceMoved",
-                f"The contract price {_fmt(quote.ask_price)} is above your maximum price {_fmt(price)}.",
+                f"The contract price {fmt_amount(quote.ask_price)} is above your maximum price "
+                f"{fmt_amount(price)}.",
                 {"ask_price": quote.ask_price, "price": price},
             )
         if quote.currency.upper() != self.currency.upper():
@@ -610,10 +398,10 @@ class Account:
         if quote.ask_price > self.balance:
             raise MockAPIError(
                 "InsufficientBalance",
-                f"Your account balance ({_fmt(self.balance)} {self.currency}) is insufficient to buy "
-                f"this contract ({_fmt(quote.ask_price)}).",
+                f"Your account balance ({fmt_amount(self.balance)} {self.currency}) is insufficient to buy "
+                f"this contract ({fmt_amount(quote.ask_price)}).",
             )
-        self.balance = _money(self.balance - quote.ask_price)
+        self.balance = round_money(self.balance - quote.ask_price)
         contract_id = self._next_contract_id
         self._next_contract_id += 20
         txn_id = self._transaction_id()
@@ -635,14 +423,14 @@ class Account:
         """Close ``contract`` for ``amount`` (sale, settlement or cancellation); credit the balance."""
         contract.is_sold = True
         contract.status = status
-        contract.sell_price = _money(amount)
+        contract.sell_price = round_money(amount)
         contract.sell_time = now
         contract.exit = contract.current
-        self.balance = _money(self.balance + amount)
+        self.balance = round_money(self.balance + amount)
         txn_id = self._transaction_id()
         contract.sell_transaction_id = txn_id
         txn = Transaction(
-            txn_id, "sell", _money(amount), self.balance, now, contract, contract.buy_transaction_id
+            txn_id, "sell", round_money(amount), self.balance, now, contract, contract.buy_transaction_id
         )
         self.transactions.append(txn)
         return txn
@@ -655,7 +443,8 @@ class Account:
         if price > 0 and bid < price:
             raise MockAPIError(
                 "PriceMoved",
-                f"The contract's sell price {_fmt(bid)} is below your minimum price {_fmt(price)}.",
+                f"The contract's sell price {fmt_amount(bid)} is below your minimum price "
+                f"{fmt_amount(price)}.",
                 {"bid_price": bid, "price": price},
             )
         return self.close(contract, bid, now, status="sold")

@@ -27,8 +27,9 @@ from .calls import HANDLERS, generic
 from .market import Tick
 from .otp import OtpBook, endpoint_kind
 from .platform import Platform
+from .pricing import MockAPIError
 from .session import Connection, is_public, req_id_of
-from .trading import Account, MockAPIError
+from .trading import Account
 
 __all__ = ["OptionsHost", "OptionsWsApi"]
 

@@ -8,7 +8,8 @@ import logging
 import random
 from typing import Any
 
-from ..trading import Account, MockAPIError, price_contract, purchase_receipt
+from ..pricing import MockAPIError, price_contract
+from ..trading import Account, purchase_receipt
 from .base import Ctx, ErrorEntry, Reply, RestBase, RestError
 
 __all__ = ["AccountOperations"]
