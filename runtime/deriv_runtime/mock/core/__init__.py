@@ -5,9 +5,10 @@ schema-driven synthesis. Nothing here knows Deriv; an API plugs in through the i
   queues, drops, garbage frames, delays, silent mode, refused handshakes, a clock. An API is a
   :class:`~.ws.WsApi` object: the core calls it at each handshake, connection, parsed request,
   unparseable frame, disconnection and clock tick; it answers through :class:`~.ws.WsConnection`.
-* :mod:`.http` - a small HTTP/1.1 server (:class:`~.http.HTTPServer`) and the request pipeline
-  (:class:`~.http.HttpService`): recording, delays and forced faults around an :class:`~.http.HttpApi`
-  (route a request to an operation key, answer it, answer a forced fault).
+* :mod:`.http` - a small HTTP/1.1 server (:class:`~.http.HTTPServer`).
+* :mod:`.http_api` - the request pipeline (:class:`~.http_api.HttpService`): recording, delays and
+  forced faults around an :class:`~.http_api.HttpApi` (route a request to an operation key, answer
+  it, answer a forced fault).
 * :mod:`.faults` - the fault knobs' types: garbage frames, drop modes, forced HTTP answers.
 * :mod:`.record` - request records with secrets redacted, fingerprints of secrets.
 * :mod:`.synth` - a valid instance of a JSON schema, deterministic per seed.
