@@ -9,7 +9,8 @@
         assert server.count("/bundle.zip") == 1
 
 Routes match the request path without its query string; every request is counted per path and
-its full request target is kept in ``server.targets``. Nothing here talks to anything but loopback.
+its full request target is kept in ``server.targets`` (GET and POST; each request's method, target,
+headers and body also in ``server.requests``). Nothing here talks to anything but loopback.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["HTTPTestServer", "LoopbackServer", "Reply", "closed_port_url"]
+__all__ = ["HTTPTestServer", "LoopbackServer", "Recorded", "Reply", "closed_port_url"]
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Reply:
     ``send`` cuts the body short after that many bytes while still declaring ``len(body)`` as the
     Content-Length, then closes the connection. ``stall`` waits (until the server stops, at most
     that many seconds) after sending the headers and ``send`` bytes, to provoke client timeouts.
+    ``delay`` waits the same way before sending anything (a server that never answers); ``drop``
+    closes the connection without answering at all.
     """
 
     status: int = 200
@@ -42,6 +45,18 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     send: int | None = None
     stall: float = 0.0
+    delay: float = 0.0
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
 
 
 #: A route gets the 1-based number of the request to its path and returns the answer.
@@ -84,6 +99,7 @@ class HTTPTestServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.targets: list[str] = []
+        self.requests: list[Recorded] = []
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -154,12 +170,21 @@ class HTTPTestServer:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
                 with server._lock:
                     server._counts[path] += 1
                     n = server._counts[path]
                     server.targets.append(self.path)
+                    server.requests.append(recorded)
                 route = server.routes.get(path)
                 reply = route(n) if route else Reply(status=404, body=b"no such route\n")
+                if reply.delay:
+                    server._stop.wait(reply.delay)
+                if reply.drop or server._stop.is_set():
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 for key, value in reply.headers.items():
                     self.send_header(key, value)
@@ -173,6 +198,8 @@ class HTTPTestServer:
                     server._stop.wait(reply.stall)
                 if reply.send is not None:
                     self.close_connection = True
+
+            do_POST = do_GET
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean
