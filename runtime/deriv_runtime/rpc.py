@@ -20,12 +20,12 @@ task (a context variable), so concurrent calls never mix theirs up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -181,6 +181,14 @@ class RpcStream(Generic[T]):
             # the answer to a (re)subscribe request: the channels are live again
 
 
+@asynccontextmanager
+async def _over(client: C) -> AsyncIterator[C]:
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 class BaseRpcClient:
     """Holds a transport (JSON-RPC over WebSocket, or over HTTP); generated clients add the methods."""
 
@@ -205,6 +213,27 @@ class BaseRpcClient:
 
         transport_options.setdefault("wire", JsonRpcProtocol)
         return _Connect(cls, url, timeout, False, transport_options)
+
+    @classmethod
+    def over_http(
+        cls: type[C],
+        base_url: str,
+        *,
+        http_method: Literal["GET", "POST"] = "GET",
+        timeout: float | None = 30.0,
+        **options: Any,
+    ) -> AbstractAsyncContextManager[C]:
+        """``async with Client.over_http("https://www.deribit.com/api/v2") as client:`` - JSON-RPC over
+        HTTP, no subscriptions.
+
+        ``options`` go to :class:`~deriv_runtime.rpc_http.JsonRpcHttpTransport` (``headers``,
+        ``token``, ``client``); with ``http_method="GET"`` params travel in the query where they can
+        (see :mod:`deriv_runtime.rpc_http`). Leaving the block closes the HTTP client.
+        """
+        from .rpc_http import JsonRpcHttpTransport
+
+        transport = JsonRpcHttpTransport(base_url, http_method=http_method, timeout=timeout, **options)
+        return _over(cls(transport, timeout=timeout))
 
     @property
     def transport(self) -> Transport:
