@@ -107,8 +107,6 @@ _METHOD = re.compile(r"[A-Za-z0-9_]+(?:/[A-Za-z0-9_]+)*")
 #: Parameter and header names that carry a credential.
 _CREDENTIAL = re.compile(r"secret|token|password|passwd|signature|otp|api[_-]?key|authorization|cookie", re.I)
 
-Scalar = str | bool | int | float
-
 
 class HttpStatusError(TransportError):
     """An HTTP answer that is not a JSON-RPC answer (a 5xx from a proxy, a 404, an HTML page)."""
@@ -195,7 +193,8 @@ class JsonRpcHttpTransport:
     ``base_url`` is the API root with its version (``https://www.deribit.com/api/v2``); ``headers``
     are sent with every request, ``token`` adds ``Authorization: Bearer <token>``. A given ``client``
     is used as it is and not closed; otherwise the transport owns one (closed by :meth:`close`).
-    ``timeout`` is the default deadline of a call; ``request(timeout=...)`` overrides it.
+    ``timeout`` is the default of the owned httpx client; each call's deadline is the ``timeout``
+    given to :meth:`request` (``None``: none).
     """
 
     def __init__(
