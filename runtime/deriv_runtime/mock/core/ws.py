@@ -26,7 +26,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -179,6 +179,23 @@ class WsConnection:
         self.closed = True
         for task in list(self.tasks):
             task.cancel()
+
+
+class ServingOptions(TypedDict, total=False):
+    """The core's serving and fault knobs, for API mocks that pass them through (``**serving``)."""
+
+    host: str
+    port: int
+    tick_interval: float | None
+    delay: float
+    delay_calls: Mapping[str, float] | None
+    garbage_every: int | None
+    refuse_handshake: bool
+    refuse_status: int
+    ping_interval: float | None
+    close_timeout: float
+    max_queue: int
+    serve_options: Mapping[str, Any] | None
 
 
 class WebSocketMock(LoopHost, Generic[S]):

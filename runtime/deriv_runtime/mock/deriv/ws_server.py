@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, Unpack
 
 import jsonschema_rs
 
@@ -23,7 +23,7 @@ from ...calls import CallInfo
 from ...schemas import PackageSchemas, load_schemas
 from ..core.loop import Action
 from ..core.synth import Synthesiser, SynthesisError
-from ..core.ws import WebSocketMock
+from ..core.ws import ServingOptions, WebSocketMock
 from .market import Market, SymbolSpec
 from .otp import OtpBook, OtpRecord
 from .session import Connection, req_id_of
@@ -100,7 +100,7 @@ class MockServer(WebSocketMock[Connection]):
         otp_ttl: float = 120.0,
         check_responses: bool = True,
         symbols: Mapping[str, SymbolSpec] | None = None,
-        **serving: Any,
+        **serving: Unpack[ServingOptions],
     ) -> None:
         super().__init__(OptionsWsApi(self), **serving)
         self.package = package
