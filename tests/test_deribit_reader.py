@@ -17,6 +17,7 @@ from deriv_codegen.limits import Limits
 from deriv_codegen.readers import READERS, read_bundle
 from deriv_codegen.readers.deribit import read_deribit_bundle
 from deriv_codegen.readers.files import BundleFiles
+from deriv_codegen.sources import load_sources
 
 from .conftest import ROOT, SHARED_SCHEMAS
 
@@ -67,12 +68,14 @@ def test_layout_is_registered_as_a_json_document() -> None:
 
 
 @requires_deribit
-def test_pin_facts_in_the_override_file_match_the_mirror() -> None:
-    pin = tomllib.loads(OVERRIDES.read_text(encoding="utf-8"))["reader"]["pin"]
-    assert pin["layout"] == "deribit-openapi"
-    assert (SHARED_SCHEMAS / pin["mirror_path"]) == DERIBIT_DOC
-    assert sha256_file(DERIBIT_DOC) == pin["sha256"]
-    assert pin["url"].startswith("https://raw.githubusercontent.com/")
+def test_the_pin_in_sources_toml_matches_the_mirror() -> None:
+    pin = load_sources(ROOT / "schemas" / "sources.toml").get("deribit")
+    assert pin.layout == "deribit-openapi"
+    assert pin.package == "deribit_api"
+    assert (SHARED_SCHEMAS / pin.mirror_path) == DERIBIT_DOC
+    assert sha256_file(DERIBIT_DOC) == pin.sha256
+    assert pin.url.startswith("https://raw.githubusercontent.com/")
+    assert "pin" not in tomllib.loads(OVERRIDES.read_text(encoding="utf-8"))["reader"]
     validate_bundle(DERIBIT_DOC, "deribit-openapi")  # what fetch checks before caching
 
 

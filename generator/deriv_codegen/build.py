@@ -19,11 +19,16 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CodegenError, Problem
 from .ir import BundleInfo
 from .limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from .config import ApiConfig
+    from .ir import ApiIR
 
 STAMP = ".deriv-codegen.json"
 _GENERATOR_DIR = Path(__file__).resolve().parent
@@ -38,6 +43,9 @@ class BuildResult:
     ws_calls: int = 0
     rest_operations: int = 0
     rest_schemas: int = 0
+    #: RPC-style APIs (Deribit): operations and subscription channels.
+    operations: int = 0
+    channels: int = 0
     files: int = 0
     problems: list[Problem] = field(default_factory=list)
 
@@ -113,9 +121,11 @@ def generate(
     from .readers import read_bundle
     from .render import build_view, render_package, screen_calls
 
-    ir = read_bundle(bundle, layout, info, limits)
-    screen_calls(ir)
     config = load_api_config(overrides_dir, info.source)
+    ir = read_bundle(bundle, layout, info, limits, config)
+    if ir.operations:
+        return _generate_rpc(ir, config, package, dest, key, started, limits)
+    screen_calls(ir)
     models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", limits)
     from .rest import build_rest
 
@@ -132,6 +142,32 @@ def generate(
         ws_calls=len(ir.ws_calls),
         rest_operations=len(ir.rest_operations),
         rest_schemas=len(ir.rest_schemas),
+        files=len(files),
+        problems=sorted(set(problems)),
+    )
+
+
+def _generate_rpc(
+    ir: ApiIR, config: ApiConfig, package: str, dest: Path, key: str, started: float, limits: Limits
+) -> BuildResult:
+    """An RPC-style API (operations and channels: Deribit's JSON-RPC) -> its client package."""
+    from .rpc_models import build_rpc_models
+    from .rpc_render import build_rpc_view, render_rpc_package
+
+    label = f"{ir.bundle.source} {ir.bundle.version}"
+    ops, channels = build_rpc_models(ir, label, config.channel_names, limits)
+    view = build_rpc_view(ir, ops, channels, config, package)
+    files = render_rpc_package(view, ops, channels)
+    problems = [*ir.problems, *view.problems]
+    problems += [p for m in ops for p in m.problems] + [p for c in channels for p in c.problems]
+    write_tree(dest, files, key)
+    return BuildResult(
+        package,
+        dest,
+        False,
+        time.perf_counter() - started,
+        operations=len(ir.operations),
+        channels=len(ir.channels),
         files=len(files),
         problems=sorted(set(problems)),
     )

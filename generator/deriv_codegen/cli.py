@@ -214,11 +214,14 @@ def _generate(
         if result.up_to_date:
             print(f"{source.name} {info.version}: {where} is up to date ({result.seconds:.2f} s)")
             continue
-        print(
-            f"{source.name} {info.version}: {result.ws_calls} WebSocket calls, {result.rest_operations} REST "
-            f"operations, {result.rest_schemas} REST-shaped schemas -> {where} ({result.files} files, "
-            f"{result.seconds:.2f} s)"
+        what = (
+            f"{result.operations} JSON-RPC operations, {result.channels} channels"
+            if result.operations
+            else f"{result.ws_calls} WebSocket calls, {result.rest_operations} REST operations, "
+            f"{result.rest_schemas} REST-shaped schemas"
         )
+        took = f"{result.files} files, {result.seconds:.2f} s"
+        print(f"{source.name} {info.version}: {what} -> {where} ({took})")
         for p in result.problems:
             print(f"  {p}")
         problems += len(result.problems)

@@ -34,6 +34,8 @@ class ApiConfig:
     #: The ``[reader]`` table: corrections and additions the layout's reader applies to the bundle
     #: (interpreted by that reader, e.g. :mod:`deriv_codegen.readers.deribit`).
     reader: Mapping[str, Any] = field(default_factory=dict)
+    #: Channel name template -> builder function name, where the derived one reads poorly (RPC APIs).
+    channel_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def rest_client_class(self) -> str:
@@ -62,8 +64,9 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
     methods = {str(k): str(v) for k, v in (data.get("methods") or {}).items()}
     rest = data.get("rest") or {}
     rest_methods = {str(k): str(v) for k, v in (rest.get("methods") or {}).items()}
+    channel_names = {str(k): str(v) for k, v in (data.get("channel_names") or {}).items()}
     client_class = str(data.get("client_class", default.client_class))
-    for name in [client_class, *methods.values(), *rest_methods.values()]:
+    for name in [client_class, *methods.values(), *rest_methods.values(), *channel_names.values()]:
         if not _IDENT.match(name) or keyword.iskeyword(name):
             raise SourcesError(f"{path}: {name!r} is not a valid Python identifier")
     return ApiConfig(
@@ -76,4 +79,5 @@ def load_api_config(overrides_dir: Path, source: str) -> ApiConfig:
         otp_url_field=str(rest.get("otp_url_field", "data.url")),
         reconnect=data.get("reconnect") or {},
         reader=data.get("reader") or {},
+        channel_names=channel_names,
     )

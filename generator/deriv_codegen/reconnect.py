@@ -20,12 +20,15 @@ back to "never repeated" is reported, so that a maintainer decides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import Problem, SourcesError
-from .ir import WsCall
+from .ir import Operation, WsCall
+
+#: What a rule is decided for: a WebSocket call (Deriv) or an RPC operation (Deribit; never streams).
+Call = WsCall | Operation
 
 DEFAULT_READ_SCOPES = ("read",)
 
@@ -57,8 +60,12 @@ def _scalar(value: Any, where: str) -> bool | int | float | str:
     raise SourcesError(f"{where}: request values must be strings, numbers or booleans, not {value!r}")
 
 
+def _streams(call: Call) -> bool:
+    return isinstance(call, WsCall) and call.streams
+
+
 def reconnect_rules(
-    calls: list[WsCall], table: Mapping[str, Any], where: str
+    calls: Sequence[Call], table: Mapping[str, Any], where: str
 ) -> tuple[dict[str, ReconnectRule], list[Problem]]:
     """The rule of every call, and problems to report. ``where`` names the override file."""
     problems: list[Problem] = []
@@ -85,7 +92,7 @@ def reconnect_rules(
             continue
         safe = not call.auth_required or (bool(call.auth_scopes) and set(call.auth_scopes) <= read_scopes)
         rules[call.name] = ReconnectRule(safe)
-        if call.streams and not safe:
+        if _streams(call) and not safe:
             scopes = ", ".join(call.auth_scopes) or "authentication"
             problems.append(
                 Problem(
@@ -104,12 +111,12 @@ def reconnect_rules(
 
 
 def _resume(
-    spec: Any, by_name: Mapping[str, WsCall], rules: Mapping[str, ReconnectRule], where: str
+    spec: Any, by_name: Mapping[str, Call], rules: Mapping[str, ReconnectRule], where: str
 ) -> ResumeRule:
     if not isinstance(spec, Mapping):
         raise SourcesError(f"{where}: must be a table with call, request, from_receipt and check")
     follow = spec.get("call")
-    if not isinstance(follow, str) or follow not in by_name or not by_name[follow].streams:
+    if not isinstance(follow, str) or follow not in by_name or not _streams(by_name[follow]):
         raise SourcesError(f"{where}: call must name a streaming call of the bundle, not {follow!r}")
     if not rules[follow].repeatable:
         raise SourcesError(f"{where}: the follow-up call {follow!r} must be repeatable (it is re-sent)")

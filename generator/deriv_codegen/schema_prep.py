@@ -301,6 +301,40 @@ def check_patterns(schema: Schema, where: str, problems: list[Problem]) -> Schem
     return out
 
 
+def openapi_nullable(schema: Schema) -> Schema:
+    """A copy of an OpenAPI 3.0 schema with every ``nullable: true`` as JSON Schema says it.
+
+    ``{"type": "integer", "nullable": true}`` becomes ``{"type": ["integer", "null"]}``; an enum gets
+    ``None`` among its values; a schema without a ``type`` (``allOf``, ``$ref``...) becomes
+    ``anyOf`` of itself and ``{"type": "null"}``. ``nullable: false`` is dropped.
+    """
+
+    def walk(node: Any, in_values: bool) -> Any:
+        if isinstance(node, list):
+            return [walk(v, in_values) for v in node]
+        if not isinstance(node, dict) or in_values:
+            return copy.deepcopy(node)
+        out = {k: walk(v, k in ("enum", "const", "default", "examples", "example")) for k, v in node.items()}
+        if out.pop("nullable", False) is not True:
+            return out
+        kind = out.get("type")
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"] if kind != "null" else kind
+            return out
+        if isinstance(kind, list):
+            out["type"] = kind if "null" in kind else [*kind, "null"]
+            return out
+        if not out or set(out) <= {"description", "title", "example", "examples", "default"}:
+            return out  # already any value, null included
+        keep = {k: out.pop(k) for k in ("description", "title", "default") if k in out}
+        return {**keep, "anyOf": [out, {"type": "null"}]}
+
+    result: Schema = walk(schema, False)
+    return result
+
+
 def nullable(node: Any) -> bool:
     """Whether a property schema accepts JSON ``null``."""
     if not isinstance(node, dict):

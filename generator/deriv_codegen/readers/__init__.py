@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BundleError
 from ..ir import ApiIR, BundleInfo
@@ -12,7 +13,11 @@ from .deribit import read_deribit_bundle
 from .files import BundleFiles
 from .options import read_options_bundle
 
-Reader = Callable[[BundleFiles, BundleInfo], ApiIR]
+if TYPE_CHECKING:
+    from ..config import ApiConfig
+
+#: ``reader(files, info, config)``: ``config`` is the API's override file (``None``: the reader's default).
+Reader = Callable[[BundleFiles, BundleInfo, "ApiConfig | None"], ApiIR]
 
 READERS: dict[str, Reader] = {
     "deriv-options-zip": read_options_bundle,
@@ -20,14 +25,20 @@ READERS: dict[str, Reader] = {
 }
 
 
-def read_bundle(path: Path, layout: str, info: BundleInfo, limits: Limits = DEFAULT_LIMITS) -> ApiIR:
+def read_bundle(
+    path: Path,
+    layout: str,
+    info: BundleInfo,
+    limits: Limits = DEFAULT_LIMITS,
+    config: ApiConfig | None = None,
+) -> ApiIR:
     try:
         reader = READERS[layout]
     except KeyError:
         raise BundleError(
             f"no reader for bundle layout {layout!r} (readers exist for: {', '.join(READERS)})"
         ) from None
-    return reader(BundleFiles.open(path, limits), info)
+    return reader(BundleFiles.open(path, limits), info, config)
 
 
 __all__ = ["READERS", "BundleFiles", "read_bundle"]

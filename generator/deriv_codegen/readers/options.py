@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..config import ApiConfig
 from ..errors import BundleError, LimitExceeded, Problem
 from ..ir import ApiIR, BundleInfo, RestShapedSchema, WsCall
 from .files import BundleFiles
@@ -26,7 +27,8 @@ _PAIR = re.compile(r"^(?P<name>[A-Za-z0-9_]+)_(?P<role>request|response)\.schema
 ENVELOPE_KEYS = frozenset({"headers", "path", "query", "body"})
 
 
-def read_options_bundle(files: BundleFiles, info: BundleInfo) -> ApiIR:
+def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | None = None) -> ApiIR:
+    """The IR of an Options bundle (``config`` is not needed: the bundle is read as published)."""
     ir = ApiIR(bundle=info)
     pairs: dict[str, dict[str, str]] = {}
     for name in files.names():
