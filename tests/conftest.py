@@ -26,11 +26,26 @@ CONTRACT_PARAMS: dict[str, object] = {
     "underlying_symbol": "R_100",
 }
 MINI_INFO = BundleInfo("mini", "fixture-1", "0" * 64, "tests/fixtures/mini")
+#: Our own Deribit-like OpenAPI document (JSON-RPC operations and channels) and its override file.
+MINI_RPC = FIXTURES / "mini_rpc"
+MINI_RPC_INFO = BundleInfo("mini-rpc", "fixture-1", "0" * 64, "tests/fixtures/mini_rpc")
 
 
 def generate_mini(out: Path, bundle: Path = FIXTURES / "mini", **kwargs: object) -> BuildResult:
     return generate(
         bundle, MINI_INFO, "deriv-options-zip", "mini_api", out, ROOT / "schemas" / "overrides", **kwargs
+    )
+
+
+def generate_mini_rpc(out: Path, **kwargs: object) -> BuildResult:
+    return generate(
+        MINI_RPC / "mini-rpc.openapi.json",
+        MINI_RPC_INFO,
+        "deribit-openapi",
+        "mini_rpc",
+        out,
+        MINI_RPC / "overrides",
+        **kwargs,
     )
 
 
@@ -60,6 +75,18 @@ def mini_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def mini(mini_dist: Path) -> Iterator[ModuleType]:
     with imported(mini_dist, "mini_api") as module:
+        yield module
+
+
+@pytest.fixture(scope="session")
+def mini_rpc_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mini-rpc-out")
+    return generate_mini_rpc(out).out_dir
+
+
+@pytest.fixture
+def mini_rpc(mini_rpc_dist: Path) -> Iterator[ModuleType]:
+    with imported(mini_rpc_dist, "mini_rpc") as module:
         yield module
 
 

@@ -1,4 +1,8 @@
-"""Golden records: our own small bundle -> the committed expected tree, which type-checks."""
+"""Golden records: our own small bundles -> the committed expected trees, which type-check.
+
+``mini_api`` is the Deriv Options layout (tests/fixtures/mini), ``mini_rpc`` the Deribit one (JSON-RPC
+operations and channels, tests/fixtures/mini_rpc).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from deriv_codegen.build import STAMP
 
 from .conftest import ROOT
@@ -20,18 +25,25 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_generated_tree_matches_golden_records(mini_dist: Path) -> None:
-    expected = _tree(EXPECTED / "mini_api")
-    actual = _tree(mini_dist)
+def _same(actual: dict[str, bytes], expected: dict[str, bytes]) -> None:
     assert sorted(actual) == sorted(expected), "file list differs; run: python -m tests.golden.regen"
-    for name in expected:
-        assert actual[name] == expected[name], f"{name} differs (regen: python -m tests.golden.regen)"
+    for name, content in expected.items():
+        assert actual[name] == content, f"{name} differs (regen: python -m tests.golden.regen)"
 
 
-def test_golden_tree_passes_mypy_strict(tmp_path: Path) -> None:
+def test_generated_tree_matches_golden_records(mini_dist: Path) -> None:
+    _same(_tree(mini_dist), _tree(EXPECTED / "mini_api"))
+
+
+def test_generated_rpc_tree_matches_golden_records(mini_rpc_dist: Path) -> None:
+    _same(_tree(mini_rpc_dist), _tree(EXPECTED / "mini_rpc"))
+
+
+@pytest.mark.parametrize("package", ["mini_api", "mini_rpc"])
+def test_golden_tree_passes_mypy_strict(package: str, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "mypy"), "mini_api"],
-        cwd=EXPECTED / "mini_api",
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "mypy"), package],
+        cwd=EXPECTED / package,
         capture_output=True,
         text=True,
         check=False,

@@ -11,17 +11,18 @@ from pathlib import Path
 
 from deriv_codegen.build import STAMP
 
-from ..conftest import generate_mini
+from ..conftest import generate_mini, generate_mini_rpc
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        result = generate_mini(Path(tmp))
-        (result.out_dir / STAMP).unlink()
+        results = [generate_mini(Path(tmp)), generate_mini_rpc(Path(tmp))]
         shutil.rmtree(EXPECTED, ignore_errors=True)
-        shutil.copytree(result.out_dir, EXPECTED / result.out_dir.name)
+        for result in results:
+            (result.out_dir / STAMP).unlink()
+            shutil.copytree(result.out_dir, EXPECTED / result.out_dir.name)
     print(f"golden records written to {EXPECTED}")
 
 
