@@ -15,11 +15,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Collection
 from typing import Protocol
 
 from .faults import HttpFaults, RestFault
 from .http import HTTPRequest, HTTPResponse
-from .record import RestRequestRecord, record_request
+from .record import SECRET_KEYS, RestRequestRecord, record_request
 
 __all__ = ["HttpApi", "HttpService"]
 
@@ -48,11 +49,15 @@ class HttpApi(Protocol):
 
 class HttpService:
     """Records each request (secrets redacted), routes it, waits its delay, forces its fault or
-    lets the API answer; counts answers by operation key and status."""
+    lets the API answer; counts answers by operation key and status. The values of ``secret_keys``
+    in queries and bodies are recorded as ``<redacted>``."""
 
-    def __init__(self, api: HttpApi, logger: logging.Logger) -> None:
+    def __init__(
+        self, api: HttpApi, logger: logging.Logger, *, secret_keys: Collection[str] = SECRET_KEYS
+    ) -> None:
         self.api = api
         self.log = logger
+        self.secret_keys = frozenset(secret_keys)
         #: Forced answers and delays (keys: what :meth:`HttpApi.route` returns).
         self.faults = HttpFaults()
         #: Every request received, in order (secrets redacted).
@@ -63,7 +68,7 @@ class HttpService:
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
         """The :class:`~.http.HTTPServer` handler."""
         started = time.monotonic()
-        record = record_request(request, time.time())
+        record = record_request(request, time.time(), self.secret_keys)
         self.requests.append(record)
         try:
             response = await self._dispatch(request, record, started)

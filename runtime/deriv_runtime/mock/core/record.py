@@ -7,7 +7,7 @@ fingerprints (:func:`fingerprint`) or replaced by ``<redacted>``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -64,12 +64,12 @@ class RestRequestRecord:
     status: int | None = None
 
 
-def redact_tree(value: Any) -> Any:
-    """``value`` (decoded JSON) with the values of :data:`SECRET_KEYS` replaced, at any depth."""
+def redact_tree(value: Any, keys: Collection[str] = SECRET_KEYS) -> Any:
+    """``value`` (decoded JSON) with the values of ``keys`` (:data:`SECRET_KEYS`) replaced, at any depth."""
     if isinstance(value, Mapping):
-        return {k: "<redacted>" if k in SECRET_KEYS else redact_tree(v) for k, v in value.items()}
+        return {k: "<redacted>" if k in keys else redact_tree(v, keys) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_tree(v) for v in value]
+        return [redact_tree(v, keys) for v in value]
     return value
 
 
@@ -85,29 +85,32 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _redact_values(values: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    return {k: ["<redacted>"] * len(v) if k in SECRET_KEYS else list(v) for k, v in values.items()}
+def _redact_values(values: Mapping[str, list[str]], keys: Collection[str]) -> dict[str, list[str]]:
+    return {k: ["<redacted>"] * len(v) if k in keys else list(v) for k, v in values.items()}
 
 
-def _record_body(request: HTTPRequest) -> Any:
+def _record_body(request: HTTPRequest, keys: Collection[str]) -> Any:
     if not request.body:
         return None
     if request.content_type == "application/x-www-form-urlencoded":
-        return _redact_values(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return _redact_values(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True), keys)
     try:
-        return redact_tree(orjson.loads(request.body))
+        return redact_tree(orjson.loads(request.body), keys)
     except orjson.JSONDecodeError:
         return f"<{len(request.body)} bytes>"
 
 
-def record_request(request: HTTPRequest, when: float) -> RestRequestRecord:
-    """The record of an HTTP request received at ``when`` (epoch seconds)."""
+def record_request(
+    request: HTTPRequest, when: float, secret_keys: Collection[str] = SECRET_KEYS
+) -> RestRequestRecord:
+    """The record of an HTTP request received at ``when`` (epoch seconds); the values of
+    ``secret_keys`` in its query and body are redacted."""
     return RestRequestRecord(
         method=request.method,
         path=request.path,
-        query=_redact_values(request.query),
+        query=_redact_values(request.query, secret_keys),
         headers=redact_headers(request.raw_headers),
-        body=_record_body(request),
+        body=_record_body(request, secret_keys),
         time=when,
     )
 

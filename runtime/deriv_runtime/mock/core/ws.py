@@ -38,12 +38,17 @@ from .faults import GARBAGE, DropMode, GarbageKind, garbage_cycle
 from .loop import Action, LoopHost
 from .record import redact_path
 
-__all__ = ["WebSocketMock", "WsApi", "WsConnection"]
+__all__ = ["BINARY_FRAME", "NOT_AN_OBJECT", "NOT_JSON", "WebSocketMock", "WsApi", "WsConnection"]
 
 log = logging.getLogger("deriv_runtime.mock")
 
 S = TypeVar("S")
 _DROP_REASON = "mock: connection dropped"
+
+#: What :meth:`WsApi.reject` is told about a frame that is not a JSON object.
+BINARY_FRAME = "Binary frames are not supported: send JSON text."
+NOT_JSON = "The request is not valid JSON."
+NOT_AN_OBJECT = "The request must be a JSON object."
 
 
 class WsApi(Protocol[S]):
@@ -449,24 +454,29 @@ class WebSocketMock(LoopHost, Generic[S]):
             return connection.respond(self.refuse_status, "Service unavailable (mock: refuse_handshake)\n")
         return self.api.handshake(connection, request)
 
+    def _record(self, message: dict[str, Any]) -> None:
+        """Keep a received JSON object in :attr:`requests` (as it is; an API whose requests carry
+        secrets overrides this to keep a redacted copy)."""
+        self.requests.append(message)
+
     def _on_frame(self, link: WsConnection, session: S, frame: str | bytes) -> None:
         api = self.api
         if isinstance(frame, bytes):
-            problem = "Binary frames are not supported: send JSON text."
+            problem = BINARY_FRAME
         else:
             try:
                 data = orjson.loads(frame)
             except orjson.JSONDecodeError:
-                problem = "The request is not valid JSON."
+                problem = NOT_JSON
             else:
                 if isinstance(data, dict):
-                    self.requests.append(data)
+                    self._record(data)
                     method = api.receive(session, data)
                     log.debug("%r <- %s", link, method or "<unrecognised>")
                     delay = self.delay_calls.get(method, self.delay) if method is not None else self.delay
                     link.later(delay, lambda: api.handle(session, method, data))
                     return
-                problem = "The request must be a JSON object."
+                problem = NOT_AN_OBJECT
         link.later(self.delay, lambda: api.reject(session, problem))
 
     async def _handle(self, ws: ServerConnection) -> None:
