@@ -271,6 +271,8 @@ def build_rpc_view(
     if clash:
         raise CodegenError(f"namespace class(es) {', '.join(clash)} share a name with a model class")
 
+    for template in sorted(set(config.channel_names) - {ch.name for ch in ir.channels}):
+        problems.append(Problem(where, f"[channel_names] names {template!r}, not a channel; ignored"))
     channels: list[ChannelView] = []
     channel_imports: dict[str, set[str]] = {}
     channel_typing: set[str] = set()
