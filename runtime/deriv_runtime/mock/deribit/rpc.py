@@ -1,0 +1,407 @@
+"""Answering one JSON-RPC request, the same over WebSocket and HTTP.
+
+In order: the request's shape (``-32600 Invalid Request`` without a method name, ``-32602`` when
+``params`` is not an object); a forced error (:class:`RpcFaults`, before any check); the method
+(``-32601 Method not found``; the WebSocket-only ones over HTTP too); authentication of
+``private/*`` (``access_token`` param, the connection's ``public/auth``, or over HTTP an
+``Authorization: Bearer`` / ``Basic`` header: else 13009, see :mod:`.auth`); the params against
+the method's parameters (``-32602 Invalid params``); then the answer: the mock's own behaviour for
+:data:`WS_ONLY`, ``public/auth``, ``public/test``, ``public/hello`` and ``public/get_time``, and for
+every other method a result synthesised from its result schema, Deribit-flavoured (``BTC-PERPETUAL``,
+``BTC``/``ETH``, millisecond timestamps of now, the request's own param values echoed in top-level
+fields of the same name). Every answer carries ``usIn``/``usOut``/``usDiff`` and ``testnet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..core.synth import Synthesiser, SynthesisError
+from .auth import TokenBook, unauthorized
+from .market import Market
+from .params import RpcError, check_params
+from .spec import MethodSpec, ParamSpec
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["BUILTINS", "DERIBIT_HINTS", "WS_ONLY", "Dispatcher", "RpcFault", "RpcFaults", "error_message"]
+
+log = logging.getLogger("deriv_runtime.mock.deribit")
+
+Transport = Literal["ws", "http"]
+
+#: Realistic values for properties of these names (used when they fit the schema).
+DERIBIT_HINTS: Mapping[str, Any] = {
+    "instrument_name": "BTC-PERPETUAL",
+    "currency": "BTC",
+    "base_currency": "BTC",
+    "quote_currency": "USD",
+    "settlement_currency": "BTC",
+    "counter_currency": "USD",
+    "fee_currency": "BTC",
+    "index_name": "btc_usd",
+    "kind": "future",
+    "direction": "buy",
+    "order_state": "open",
+    "order_type": "limit",
+    "time_in_force": "good_til_cancelled",
+    "state": "open",
+    "label": "mock",
+    "version": "1.2.26",
+}
+
+_KNOWN_ERRORS: Mapping[int, str] = {
+    -32700: "Parse error",
+    -32600: "Invalid Request",
+    -32601: "Method not found",
+    -32602: "Invalid params",
+    -32603: "Internal error",
+    10000: "authorization_required",
+    10009: "not_enough_funds",
+    10028: "too_many_requests",
+    11044: "not_open_order",
+    11050: "bad_request",
+    13004: "invalid_credentials",
+    13009: "unauthorized",
+    13021: "forbidden",
+    13778: "raw_subscriptions_not_available_for_unauthorized",
+}
+
+
+def error_message(code: int) -> str:
+    """Deribit's message for an error code (``"mock_error"`` for codes the mock does not know)."""
+    return _KNOWN_ERRORS.get(code, "mock_error")
+
+
+def _builtin(
+    name: str, params: Mapping[str, Any], required: list[str], result: Mapping[str, Any]
+) -> MethodSpec:
+    specs = {k: ParamSpec(k, v, k in required) for k, v in params.items()}
+    return MethodSpec(name, specs, result, builtin=True)
+
+
+_CHANNELS = {"channels": {"type": "array", "items": {"type": "string"}, "minItems": 1}}
+_LIST = {"type": "array", "items": {"type": "string"}}
+_OK = {"type": "string", "enum": ["ok"]}
+_VERSION = {"type": "object", "required": ["version"], "properties": {"version": {"type": "string"}}}
+
+#: Methods the document lacks that the mock answers itself.
+BUILTINS: Mapping[str, MethodSpec] = {
+    m.name: m
+    for m in (
+        _builtin("public/subscribe", _CHANNELS, ["channels"], _LIST),
+        _builtin("private/subscribe", _CHANNELS, ["channels"], _LIST),
+        _builtin("public/unsubscribe", _CHANNELS, ["channels"], _LIST),
+        _builtin("private/unsubscribe", _CHANNELS, ["channels"], _LIST),
+        _builtin("public/unsubscribe_all", {}, [], _OK),
+        _builtin("private/unsubscribe_all", {}, [], _OK),
+        _builtin("public/set_heartbeat", {"interval": {"type": "number", "minimum": 10}}, ["interval"], _OK),
+        _builtin("public/disable_heartbeat", {}, [], _OK),
+        _builtin(
+            "public/hello",
+            {"client_name": {"type": "string"}, "client_version": {"type": "string"}},
+            [],
+            _VERSION,
+        ),
+        _builtin("public/test", {"expected_result": {"type": "string"}}, [], _VERSION),
+        _builtin("public/get_time", {}, [], {"type": "integer"}),
+        _builtin("private/logout", {"invalidate_token": {"type": "boolean"}}, [], {}),
+    )
+}
+#: Methods with no meaning over HTTP (subscriptions, heartbeats, the session).
+WS_ONLY = frozenset(
+    {n for n in BUILTINS if n.endswith(("subscribe", "subscribe_all", "heartbeat"))} | {"private/logout"}
+)
+
+
+@dataclass(slots=True)
+class RpcFault:
+    """A forced JSON-RPC error for ``remaining`` more requests (``None``: until cleared) to
+    ``method`` (``None``: any), over either transport."""
+
+    code: int
+    method: str | None
+    remaining: int | None
+    message: str
+    data: Any = None
+    hits: int = 0
+
+
+class RpcFaults:
+    def __init__(self) -> None:
+        self.faults: list[RpcFault] = []
+
+    def add(
+        self, code: int, method: str | None, count: int | None, message: str | None, data: Any
+    ) -> RpcFault:
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1 (None: until cleared)")
+        fault = RpcFault(code, method, count, message or error_message(code), data)
+        self.faults.append(fault)
+        return fault
+
+    def take(self, method: str) -> RpcFault | None:
+        for fault in self.faults:
+            if fault.method is not None and fault.method != method:
+                continue
+            fault.hits += 1
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+            return fault
+        return None
+
+
+class DeribitHost(Protocol):
+    """What the dispatcher uses of the mock."""
+
+    @property
+    def methods(self) -> Mapping[str, MethodSpec]: ...
+
+    tokens: TokenBook
+    require_auth: bool
+    testnet: bool
+    server_version: str
+    market: Market
+    synthesiser: Synthesiser
+    rpc_faults: RpcFaults
+
+
+@dataclass(slots=True)
+class Call:
+    """One request being answered: where it came from and what it carries."""
+
+    method: str
+    params: dict[str, Any]
+    transport: Transport
+    session: Session | None
+    #: HTTP: the ``Authorization`` header's credential (``("Bearer", token)``, ``("Basic", ...)``).
+    authorization: tuple[str, str] | None = None
+
+
+class Dispatcher:
+    """Answers requests for a :class:`DeribitHost` (see the module docstring)."""
+
+    def __init__(self, host: DeribitHost) -> None:
+        self.host = host
+
+    def envelope(
+        self, req_id: Any, us_in: int, *, result: Any = None, error: RpcError | None = None
+    ) -> dict[str, Any]:
+        us_out = max(self.host.market.now_ms() * 1000, us_in + 1)
+        answer: dict[str, Any] = {"jsonrpc": "2.0"}
+        if req_id is not None:
+            answer["id"] = req_id
+        if error is not None:
+            answer["error"] = error.error()
+        else:
+            answer["result"] = result
+        answer.update(usIn=us_in, usOut=us_out, usDiff=us_out - us_in, testnet=self.host.testnet)
+        return answer
+
+    def answer(
+        self,
+        request: Mapping[str, Any],
+        us_in: int,
+        transport: Transport,
+        session: Session | None = None,
+        authorization: tuple[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """The answer to ``request`` (``None``: none is sent, e.g. ``private/logout``)."""
+        req_id = request.get("id")
+        try:
+            call = self._call(request, transport, session, authorization)
+            result = self._answer(call)
+        except RpcError as exc:
+            return self.envelope(req_id, us_in, error=exc)
+        except SynthesisError as exc:
+            log.error("mock deribit: cannot synthesise a result of %s: %s", request.get("method"), exc)
+            return self.envelope(
+                req_id, us_in, error=RpcError(-32603, "Internal error", {"reason": str(exc)})
+            )
+        if result is _NO_ANSWER:
+            return None
+        return self.envelope(req_id, us_in, result=result)
+
+    def _call(
+        self,
+        request: Mapping[str, Any],
+        transport: Transport,
+        session: Session | None,
+        authorization: tuple[str, str] | None,
+    ) -> Call:
+        method = request.get("method")
+        if not isinstance(method, str) or not method:
+            raise RpcError(-32600, "Invalid Request", {"reason": "a request needs a method name"})
+        params = request.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise RpcError(
+                -32602, "Invalid params", {"reason": "params must be an object (named parameters)"}
+            )
+        return Call(method, dict(params), transport, session, authorization)
+
+    def _answer(self, call: Call) -> Any:
+        host = self.host
+        fault = host.rpc_faults.take(call.method)
+        if fault is not None:
+            raise RpcError(fault.code, fault.message, fault.data)
+        spec = host.methods.get(call.method)
+        if spec is None:
+            raise RpcError(-32601, "Method not found", {"method": call.method})
+        if call.transport == "http" and call.method in WS_ONLY:
+            raise RpcError(-32601, "Method not found", {"reason": f"{call.method} needs the WebSocket API"})
+        token = call.params.pop("access_token", None)
+        if spec.private and host.require_auth:
+            self._authenticate(call, token)
+        if call.method != "public/auth":  # its parameters depend on the grant (see .auth)
+            check_params(spec, call.params)
+        own = _HANDLERS.get(call.method)
+        if own is not None:
+            return own(self, call)
+        return self.synthesise(spec, call.params)
+
+    def _authenticate(self, call: Call, token: Any) -> None:
+        tokens = self.host.tokens
+        if isinstance(token, str) and token:
+            tokens.check(token)
+            return
+        if call.authorization is not None:
+            scheme, credential = call.authorization
+            if scheme == "bearer":
+                tokens.check(credential)
+                return
+            if scheme == "basic":
+                client_id, _, secret = credential.partition(":")
+                if tokens.check_basic(client_id, secret):
+                    return
+                raise unauthorized("unknown client_id or wrong client_secret")
+        if call.session is not None and call.session.token is not None:
+            tokens.check(call.session.token)
+            return
+        raise unauthorized("a private method needs an access token (access_token, or public/auth first)")
+
+    # -- results ------------------------------------------------------------------------------
+
+    def synthesise(self, spec: MethodSpec, params: Mapping[str, Any]) -> Any:
+        """A result valid for the method's result schema, Deribit-flavoured."""
+        synth = self.host.synthesiser
+        schema = spec.result
+        props = schema.get("properties") if schema.get("type", "object") == "object" else None
+        fields = dict(params)
+        name = params.get("instrument_name")
+        if isinstance(name, str) and name and isinstance(props, Mapping):
+            market = self.host.market
+            inst = market.instrument(name)
+            book = {
+                side: [list(level) for level in market.levels(inst, side, 5)] for side in ("bids", "asks")
+            }
+            fields = {**market.ticker(inst, market.now_ms()), **book, **fields}
+        overrides = (
+            {k: v for k, v in fields.items() if k in props and not synth.problems(props[k], v)}
+            if isinstance(props, Mapping)
+            else None
+        )
+        value = synth.generate(schema, overrides=overrides)
+        flavoured = _flavour(value, self.host.market.now_ms())
+        return value if synth.problems(schema, flavoured) else flavoured
+
+
+_NO_ANSWER = object()
+_DAY_MS = 86_400_000
+
+
+def _flavour(value: Any, now: int) -> Any:
+    """Millisecond timestamps of now (expirations a month ahead) in every ``*timestamp`` field."""
+    if isinstance(value, list):
+        return [_flavour(v, now) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key.endswith("timestamp") and type(item) is int:
+            out[key] = now + 30 * _DAY_MS if "expiration" in key else now
+        else:
+            out[key] = _flavour(item, now)
+    return out
+
+
+def _version(d: Dispatcher, call: Call) -> Any:
+    return {"version": d.host.server_version}
+
+
+def _get_time(d: Dispatcher, call: Call) -> Any:
+    return d.host.market.now_ms()
+
+
+def _auth(d: Dispatcher, call: Call) -> Any:
+    result = d.host.tokens.grant(call.params)
+    if call.session is not None:
+        call.session.token = result["access_token"]
+    return result
+
+
+def _session(call: Call) -> Session:
+    if call.session is None:  # pragma: no cover - WS_ONLY methods never get here over HTTP
+        raise RpcError(-32601, "Method not found", {"reason": f"{call.method} needs the WebSocket API"})
+    return call.session
+
+
+def _subscribe(d: Dispatcher, call: Call) -> Any:
+    return _session(call).subscribe(call.params["channels"], private=call.method.startswith("private/"))
+
+
+def _unsubscribe(d: Dispatcher, call: Call) -> Any:
+    return _session(call).unsubscribe(call.params["channels"])
+
+
+def _unsubscribe_all(d: Dispatcher, call: Call) -> Any:
+    _session(call).unsubscribe_all()
+    return "ok"
+
+
+def _set_heartbeat(d: Dispatcher, call: Call) -> Any:
+    _session(call).set_heartbeat(float(call.params["interval"]))
+    return "ok"
+
+
+def _disable_heartbeat(d: Dispatcher, call: Call) -> Any:
+    _session(call).set_heartbeat(None)
+    return "ok"
+
+
+def _test(d: Dispatcher, call: Call) -> Any:
+    if call.session is not None:
+        call.session.heartbeat_answered()
+    return _version(d, call)
+
+
+def _logout(d: Dispatcher, call: Call) -> Any:
+    session = _session(call)
+    if call.params.get("invalidate_token", True) and session.token is not None:
+        d.host.tokens.revoke(session.token)
+    session.logout()
+    return _NO_ANSWER
+
+
+_HANDLERS = {
+    "public/auth": _auth,
+    "public/test": _test,
+    "public/hello": _version,
+    "public/get_time": _get_time,
+    "public/subscribe": _subscribe,
+    "private/subscribe": _subscribe,
+    "public/unsubscribe": _unsubscribe,
+    "private/unsubscribe": _unsubscribe,
+    "public/unsubscribe_all": _unsubscribe_all,
+    "private/unsubscribe_all": _unsubscribe_all,
+    "public/set_heartbeat": _set_heartbeat,
+    "public/disable_heartbeat": _disable_heartbeat,
+    "private/logout": _logout,
+}
