@@ -9,9 +9,12 @@
         ...  # REST on mock.rest_url, OAuth on mock.oauth_authorize_url / mock.oauth_token_url,
         ...  # WebSocket URLs from the OTP endpoint (or mock.otp_url())
 
-Or from a shell: ``python -m deriv_runtime.mock --package deriv_options --port 8765``; in pytest,
-the ``deriv_runtime.mock.pytest_plugin`` plugin provides ``mock_server``, ``mock_server_url`` and
-``mock_deriv``.
+    async with MockDeribit("deribit_api", tick_interval=0.1) as mock:
+        ...  # Deribit's JSON-RPC API: mock.ws_url (/ws/api/v2), mock.http_url (/api/v2)
+
+Or from a shell: ``python -m deriv_runtime.mock --package deriv_options --port 8765`` (``--api
+deribit`` for Deribit); in pytest, the ``deriv_runtime.mock.pytest_plugin`` plugin provides
+``mock_server``, ``mock_server_url`` and ``mock_deriv``.
 
 Imports are lazy: importing this package starts nothing and loads no schemas.
 """
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from .core.loop import Action
     from .core.record import RestRequestRecord
     from .core.synth import Synthesiser, SynthesisError, synthesise
+    from .deribit.mock_deribit import MockDeribit
     from .deriv.mock_deriv import MockDeriv
     from .deriv.oauth import IssuedToken, pkce_challenge
     from .deriv.otp import OtpRecord
@@ -37,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "Action": ".core.loop",
     "IssuedToken": ".deriv.oauth",
     "MockDeriv": ".deriv.mock_deriv",
+    "MockDeribit": ".deribit.mock_deribit",
     "MockServer": ".deriv.ws_server",
     "OtpRecord": ".deriv.otp",
     "RestFault": ".core.faults",
@@ -53,6 +58,7 @@ __all__ = [
     "Action",
     "IssuedToken",
     "MockAPIError",
+    "MockDeribit",
     "MockDeriv",
     "MockServer",
     "OtpRecord",

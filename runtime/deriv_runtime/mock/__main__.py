@@ -41,6 +41,7 @@ examples:
   python -m deriv_runtime.mock --port 8765 --tick-interval 0.5 --seed 42
   python -m deriv_runtime.mock --pat my-token --redirect-uri http://127.0.0.1/oauth/callback
   python -m deriv_runtime.mock --path generated/deriv_options --balance 500
+  python -m deriv_runtime.mock --api deribit --spec deribit-api-v2.0.0.openapi.json
 """
 
 
@@ -52,9 +53,22 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--api",
+        choices=["deriv", "deribit"],
+        default="deriv",
+        help="which platform to mock (default: %(default)s); deribit: JSON-RPC over WebSocket "
+        "(/ws/api/v2) and HTTP (/api/v2/...), from its OpenAPI document",
+    )
+    parser.add_argument(
         "--package",
-        default="deriv_options",
-        help="generated client package to serve (default: %(default)s)",
+        default=None,
+        help="generated client package to serve (default: deriv_options, or deribit_api with --api deribit)",
+    )
+    parser.add_argument(
+        "--spec",
+        default=None,
+        metavar="FILE",
+        help="--api deribit: the OpenAPI document (instead of --package)",
     )
     parser.add_argument(
         "--path",
@@ -143,7 +157,7 @@ def _make_importable(package: str, paths: Sequence[str]) -> str | None:
     if importlib.util.find_spec(package) is not None:
         return None
     fallback = Path.cwd() / "generated" / package
-    if (fallback / package / "schemas.json").is_file():
+    if any((fallback / package / name).is_file() for name in ("schemas.json", "openapi.json")):
         sys.path.insert(0, str(fallback))
         return None
     return (
@@ -184,8 +198,51 @@ def _make_server(args: argparse.Namespace, pats: list[str]) -> MockServer:
     )
 
 
+async def _serve_deribit(args: argparse.Namespace) -> int:
+    from .deribit.mock_deribit import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockDeribit
+
+    rest_port = args.rest_port if args.rest_port is not None else (args.port + 1 if args.port else 0)
+    try:
+        mock = MockDeribit(
+            args.spec,
+            package=None if args.spec else args.package,
+            host=args.host,
+            port=args.port,
+            http_port=rest_port,
+            tick_interval=args.tick_interval,
+            seed=args.seed,
+            delay=args.delay,
+        )
+        await mock.start()
+    except (LookupError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Deribit mock server: {len(mock.methods)} methods, {len(mock.spec.channels)} channels", flush=True)
+    print(f"  WebSocket: {mock.ws_url}\n  HTTP:      {mock.http_url}", flush=True)
+    print(f"  public/auth client_credentials: {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        await _wait_for_signal()
+    finally:
+        await mock.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from .deriv.mock_deriv import MockDeriv
+
+    if args.api == "deribit":
+        return await _serve_deribit(args)
 
     pats = list(args.pat) or ([] if args.no_rest else [f"mock-pat-{secrets.token_urlsafe(12)}"])
     try:
@@ -237,7 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    problem = _make_importable(args.package, args.path)
+    if args.package is None:
+        args.package = "deribit_api" if args.api == "deribit" else "deriv_options"
+    problem = None if args.spec else _make_importable(args.package, args.path)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
