@@ -128,9 +128,15 @@ def _components_as_defs(schema: Any, components: Mapping[str, Any]) -> dict[str,
 
     root = rewrite(schema) if isinstance(schema, dict) else {}
     root.pop("$defs", None)
-    if components:
+    if components and _has_ref(root):
         root["$defs"] = rewrite(dict(components))
     return dict(root)
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(v) for v in node.values())
+    return isinstance(node, list) and any(_has_ref(v) for v in node)
 
 
 def _resolved(
