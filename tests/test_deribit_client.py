@@ -9,12 +9,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deriv_codegen.build import BuildResult, generate
 from deriv_codegen.ir import BundleInfo
 
-from .conftest import ROOT, SHARED_SCHEMAS, purge
+from .conftest import ROOT, SHARED_SCHEMAS, imported, purge
 
 DERIBIT_DOC = SHARED_SCHEMAS / "deribit" / "deribit-api-v2.0.0.openapi.json"
 INFO = BundleInfo("deribit", "2.0.0", "0" * 64, "mirror")
@@ -116,3 +117,50 @@ def test_the_generated_package_passes_mypy_strict(deribit: BuildResult, tmp_path
         env={**_env(deribit.out_dir), "MYPYPATH": str(ROOT / "runtime")},
     )
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+
+
+@requires_deribit
+def test_the_generated_client_against_the_deribit_mock(deribit: BuildResult) -> None:
+    """End to end on real sockets: the mock serves the package's own openapi.json; typed results,
+    authentication, strict params, typed channel notifications, and JSON-RPC over HTTP."""
+    import asyncio
+
+    from deriv_runtime.errors import AuthenticationError, RequestValidationError
+    from deriv_runtime.mock.deribit import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockDeribit
+    from deriv_runtime.ws import ReconnectPolicy
+
+    fast = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+
+    async def scenario(api: Any) -> None:
+        from deribit_api.channels import ticker
+        from deribit_api.models.channel_ticker import TickerData
+        from deribit_api.models.private_get_positions import GetPositionsResultItem
+        from deribit_api.models.public_auth import AuthResult
+        from deribit_api.models.public_get_instruments import GetInstrumentsResultItem
+
+        mock = MockDeribit(package="deribit_api", tick_interval=0.02)
+        async with mock, api.DeribitClient.connect(mock.ws_url, reconnect=fast) as client:
+            assert isinstance(await client.public.get_time(), int)
+            instruments = await client.public.get_instruments(currency="BTC", kind="future")
+            assert instruments and all(type(i) is GetInstrumentsResultItem for i in instruments)
+            with pytest.raises(RequestValidationError):
+                await client.public.get_instruments(currency="XRP")
+            with pytest.raises(AuthenticationError):
+                await client.private.get_positions(currency="BTC")
+            token = await client.public.auth(
+                grant_type="client_credentials",
+                client_id=DEFAULT_CLIENT_ID,
+                client_secret=DEFAULT_CLIENT_SECRET,
+            )
+            assert isinstance(token, AuthResult) and token.access_token
+            positions = await client.private.get_positions(currency="BTC")
+            assert all(type(p) is GetPositionsResultItem for p in positions)
+            async with client.subscribe(ticker("BTC-PERPETUAL", "100ms")) as stream:
+                note = await anext(stream)
+            assert note.channel == "ticker.BTC-PERPETUAL.100ms" and isinstance(note.data, TickerData)
+            assert note.data.instrument_name == "BTC-PERPETUAL"
+            async with api.DeribitClient.over_http(mock.http_url) as http:
+                assert isinstance(await http.public.get_time(), int)
+
+    with imported(deribit.out_dir, "deribit_api") as api:
+        asyncio.run(asyncio.wait_for(scenario(api), 60))

@@ -157,7 +157,7 @@ def _generate_rpc(
     label = f"{ir.bundle.source} {ir.bundle.version}"
     ops, channels = build_rpc_models(ir, label, config.channel_names, limits)
     view = build_rpc_view(ir, ops, channels, config, package)
-    files = render_rpc_package(view, ops, channels)
+    files = render_rpc_package(view, ops, channels, ir.openapi)
     problems = [*ir.problems, *view.problems]
     problems += [p for m in ops for p in m.problems] + [p for c in channels for p in c.problems]
     write_tree(dest, files, key)

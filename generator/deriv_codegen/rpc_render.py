@@ -8,13 +8,15 @@ The package: ``client.py`` (``DeribitClient`` with ``client.public.<method>(...)
 ``client.private.<method>(...)``), ``sync_client.py`` (its blocking twin), ``channels.py`` (a typed
 builder per channel), ``_calls.py`` (``OPERATIONS``: a :class:`~deriv_runtime.calls.CallInfo` per
 operation, ``repeatable`` from ``[reconnect]`` of the override file), ``models/`` (one module per
-operation and per channel, loaded on first use), ``__init__.py`` (lazy exports).
+operation and per channel, loaded on first use), ``__init__.py`` (lazy exports), and the OpenAPI
+document as published (``openapi.json``, which the Deribit mock serves from).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -356,7 +358,10 @@ def build_rpc_view(
 
 
 def render_rpc_package(
-    view: RpcPackageView, ops_models: Iterable[OperationModels], channel_models: Iterable[ChannelModels]
+    view: RpcPackageView,
+    ops_models: Iterable[OperationModels],
+    channel_models: Iterable[ChannelModels],
+    openapi: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Every file of the distribution directory, by relative path."""
     env = environment()
@@ -373,6 +378,10 @@ def render_rpc_package(
     for where, module, code in modules:
         files[f"{view.package}/models/{pysource.ident(module, 'module name', where)}.py"] = code
     files[f"{view.package}/py.typed"] = ""
+    if openapi is not None:  # as published: the mock (deriv_runtime.mock.deribit) serves from it
+        files[f"{view.package}/openapi.json"] = (
+            json.dumps(openapi, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        )
     return files
 
 
