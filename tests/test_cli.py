@@ -141,3 +141,25 @@ def test_missing_generator_extra_is_explained(
     )
     assert main(["generate", "--sources", str(project / "schemas" / "sources.toml"), "--offline"]) == 1
     assert "pip install 'deriv-codegen[generator]'" in capsys.readouterr().err
+
+
+def test_problems_of_one_kind_are_listed_once_with_a_count() -> None:
+    from deriv_codegen.cli import problem_lines
+    from deriv_codegen.errors import Problem
+
+    problems = [
+        Problem("spec.json", f"GET /public/m{i}: response 200 lacks a description") for i in range(52)
+    ] + [
+        Problem(
+            "spec.json", "GET /private/buy result /properties/order: required names no property: x; dropped"
+        ),
+        Problem(
+            "spec.json", "GET /private/sell result /properties/order: required names no property: y; dropped"
+        ),
+        Problem("spec.json", "security: the root security applies to every method"),
+    ]
+    lines = problem_lines(problems)
+    assert len(lines) == 3
+    assert "GET /public/m0: response 200 lacks a description" in lines[0] and "51 more like it" in lines[0]
+    assert "1 more like it" in lines[1] and "security" in lines[2] and "more like it" not in lines[2]
+    assert problem_lines(problems, verbose=True) == [str(p) for p in problems]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import CodegenError
+from .errors import CodegenError, Problem
 from .fetch import MIRRORS_ENV, mirrors_from_env
 from .limits import DEFAULT_LIMITS, LIMITS
 
@@ -96,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--label", help="version label for --from (default: derived from the file name)")
     gen.add_argument("--out", type=Path, help="output directory (default: generated/ in the project)")
     gen.add_argument("--force", action="store_true", help="regenerate even when inputs are unchanged")
+    gen.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="list every problem (by default, problems of the same kind are listed once, with a count)",
+    )
 
     fetch = sub.add_parser("fetch", parents=[common], help="fetch and verify pinned bundles into the cache")
     fetch.add_argument("source", nargs="*", help="sources to fetch (default: all)")
@@ -222,12 +229,44 @@ def _generate(
         )
         took = f"{result.files} files, {result.seconds:.2f} s"
         print(f"{source.name} {info.version}: {what} -> {where} ({took})")
-        for p in result.problems:
-            print(f"  {p}")
+        for line in problem_lines(result.problems, verbose=args.verbose):
+            print(f"  {line}")
         problems += len(result.problems)
     if problems:
-        print(f"{problems} problem(s) above; the generated code leaves those constructs out or untyped.")
+        print(
+            f"{problems} problem(s) above (kinds listed once unless --verbose); the generated code "
+            "leaves those constructs out or untyped."
+        )
     return 0
+
+
+#: What varies between problems of one kind: the operation, a schema path, a property name.
+_VARYING = (
+    (re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE) /[^\s:]+"), "<operation>"),
+    (re.compile(r"components/schemas/[^\s:]+"), "<schema>"),
+    (re.compile(r"x-subscriptions/\S+ (notifications|parameter)"), r"x-subscriptions/<channel> \1"),
+    (re.compile(r"(?: /(?:properties|items)\S*)+"), " <schema path>"),
+    (re.compile(r"'[^']*'"), "'<name>'"),
+    (re.compile(r"(no property): [^;]+"), r"\1: <name>"),
+)
+
+
+def problem_lines(problems: Sequence[Problem], *, verbose: bool = False) -> list[str]:
+    """One line per problem with ``verbose``; otherwise one per kind of problem, the first as the
+    example (a spec with 52 responses lacking a description reports it once, with the count)."""
+    if verbose:
+        return [str(p) for p in problems]
+    kinds: dict[str, list[Problem]] = {}
+    for p in problems:
+        shape = str(p)
+        for pattern, replacement in _VARYING:
+            shape = pattern.sub(replacement, shape)
+        kinds.setdefault(shape, []).append(p)
+    lines = []
+    for group in kinds.values():
+        more = f"  (and {len(group) - 1} more like it; --verbose lists them)" if len(group) > 1 else ""
+        lines.append(f"{group[0]}{more}")
+    return lines
 
 
 def _label_from(location: str) -> str:
