@@ -162,6 +162,7 @@ class Stream(Generic[R]):
 
 
 C = TypeVar("C", bound="BaseClient")
+T = TypeVar("T", bound="TransportClient")
 
 
 class _Client(Protocol):
@@ -215,15 +216,10 @@ class _Connect(Generic[K]):
                 await self._on_close()
 
 
-class BaseClient:
-    """Holds a :class:`~deriv_runtime.transport.Transport`; generated clients add one method per call.
-
-    ``strict=True`` also checks every answer against the call's JSON schema (a contract check for
-    tests and CI): a violation raises :class:`~deriv_runtime.errors.ResponseError`.
-    """
-
-    #: The generated package whose ``schemas.json`` strict mode validates against.
-    _schema_package: str = ""
+class TransportClient:
+    """What every generated client is: a transport, a default deadline, a strict flag; closing the
+    client closes the transport. :class:`BaseClient` (Deriv) and
+    :class:`~deriv_runtime.rpc.BaseRpcClient` (JSON-RPC) add the calls."""
 
     def __init__(self, transport: Transport, *, timeout: float | None = 30.0, strict: bool = False) -> None:
         self._transport = transport
@@ -232,6 +228,38 @@ class BaseClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(transport={type(self._transport).__name__})"
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    async def close(self) -> None:
+        """Close the transport: streams end, waiting calls fail with ``TransportClosed``."""
+        close = getattr(self._transport, "close", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self: T) -> T:
+        connect = getattr(self._transport, "connect", None)
+        if connect is not None:
+            await connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class BaseClient(TransportClient):
+    """Holds a :class:`~deriv_runtime.transport.Transport`; generated clients add one method per call.
+
+    ``strict=True`` also checks every answer against the call's JSON schema (a contract check for
+    tests and CI): a violation raises :class:`~deriv_runtime.errors.ResponseError`.
+    """
+
+    #: The generated package whose ``schemas.json`` strict mode validates against.
+    _schema_package: str = ""
 
     @classmethod
     def connect(
@@ -249,27 +277,6 @@ class BaseClient:
         ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
         """
         return _Connect(cls, url, timeout, strict, transport_options, on_close)
-
-    @property
-    def transport(self) -> Transport:
-        return self._transport
-
-    async def close(self) -> None:
-        """Close the transport: streams end, waiting calls fail with ``TransportClosed``."""
-        close = getattr(self._transport, "close", None)
-        if close is not None:
-            await close()
-
-    async def __aenter__(self: C) -> C:
-        connect = getattr(self._transport, "connect", None)
-        if connect is not None:
-            await connect()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     def _check(self, info: CallInfo, message: Mapping[str, Any]) -> None:
         if self._strict:

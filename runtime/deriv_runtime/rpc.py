@@ -30,7 +30,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 from pydantic import TypeAdapter, ValidationError
 
 from .calls import CallInfo
-from .client import _Connect, _problems
+from .client import TransportClient, _Connect, _problems
 from .errors import ResponseError, jsonrpc_error
 from .transport import JsonObject, Transport
 
@@ -189,16 +189,8 @@ async def _over(client: C) -> AsyncIterator[C]:
         await client.close()
 
 
-class BaseRpcClient:
+class BaseRpcClient(TransportClient):
     """Holds a transport (JSON-RPC over WebSocket, or over HTTP); generated clients add the methods."""
-
-    def __init__(self, transport: Transport, *, timeout: float | None = 30.0, strict: bool = False) -> None:
-        self._transport = transport
-        self._timeout = timeout
-        self._strict = strict
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(transport={type(self._transport).__name__})"
 
     @classmethod
     def connect(
@@ -234,26 +226,6 @@ class BaseRpcClient:
 
         transport = JsonRpcHttpTransport(base_url, http_method=http_method, timeout=timeout, **options)
         return _over(cls(transport, timeout=timeout))
-
-    @property
-    def transport(self) -> Transport:
-        return self._transport
-
-    async def close(self) -> None:
-        close = getattr(self._transport, "close", None)
-        if close is not None:
-            await close()
-
-    async def __aenter__(self: C) -> C:
-        connect = getattr(self._transport, "connect", None)
-        if connect is not None:
-            await connect()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def _call(
         self,
