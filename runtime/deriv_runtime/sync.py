@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from .client import BaseClient, Stream, UrlSource
+from .client import BaseClient, Stream, TransportClient, UrlSource
 from .errors import TransportClosed
 
 T = TypeVar("T")
+Y = TypeVar("Y")
+Y_co = TypeVar("Y_co", covariant=True)
 R = TypeVar("R", bound=BaseModel)
-A = TypeVar("A", bound=BaseClient)
-S = TypeVar("S", bound="SyncBaseClient[Any]")
+A = TypeVar("A", bound=TransportClient)
+B = TypeVar("B", bound=BaseClient)
+S = TypeVar("S", bound="SyncClientBase[Any]")
+SB = TypeVar("SB", bound="SyncBaseClient[Any]")
+SS = TypeVar("SS", bound="SyncStream[Any]")
 
 
 class LoopThread:
@@ -60,10 +65,28 @@ class LoopThread:
             self._loop.close()
 
 
-class SyncStream(Generic[R]):
+class AsyncStreamLike(Protocol[Y_co]):
+    """What :class:`SyncStream` drives: an async stream (``Stream``, ``RpcStream``) on the loop thread."""
+
+    @property
+    def gaps(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def __anext__(self) -> Awaitable[Y_co]: ...
+
+
+class SyncStream(Generic[Y]):
     """``with client.subscribe_ticks("R_100") as ticks: for tick in ticks: ...``"""
 
-    def __init__(self, runner: LoopThread, stream: Stream[R]) -> None:
+    def __init__(self, runner: LoopThread, stream: AsyncStreamLike[Y]) -> None:
         self._runner = runner
         self._stream = stream
 
@@ -75,7 +98,7 @@ class SyncStream(Generic[R]):
     def dropped(self) -> int:
         return self._stream.dropped
 
-    def __enter__(self) -> SyncStream[R]:
+    def __enter__(self: SS) -> SS:
         self._runner.run(self._stream.__aenter__())
         return self
 
@@ -84,20 +107,18 @@ class SyncStream(Generic[R]):
     ) -> None:
         self._runner.run(self._stream.__aexit__(exc_type, exc, tb))
 
-    def __iter__(self) -> SyncStream[R]:
+    def __iter__(self: SS) -> SS:
         return self
 
-    def __next__(self) -> R:
+    def __next__(self) -> Y:
         try:
             return self._runner.run(self._stream.__anext__())
         except StopAsyncIteration:
             raise StopIteration from None
 
 
-class SyncBaseClient(Generic[A]):
-    """Base of the generated sync clients: the async client, driven from a :class:`LoopThread`."""
-
-    _async_class: ClassVar[type[BaseClient]]
+class SyncClientBase(Generic[A]):
+    """What every generated blocking client is: its async client, driven from a :class:`LoopThread`."""
 
     def __init__(self, client: A, runner: LoopThread) -> None:
         self._client = client
@@ -107,26 +128,11 @@ class SyncBaseClient(Generic[A]):
         return f"{type(self).__name__}({self._client!r})"
 
     @classmethod
-    def connect(
-        cls: type[S],
-        url: UrlSource,
-        *,
-        timeout: float | None = 30.0,
-        strict: bool = False,
-        **transport_options: Any,
-    ) -> S:
-        """Connect and return a client; use it as ``with Client.connect(url) as client:``."""
+    def _open(cls: type[S], make_client: Callable[[], Awaitable[A]]) -> S:
+        """Start a loop thread, build the async client on it, and wrap it (closing the thread on failure)."""
         runner = LoopThread()
-
-        async def open_client() -> BaseClient:
-            from .ws import WebSocketTransport
-
-            transport = WebSocketTransport(url, **transport_options)
-            await transport.connect()
-            return cls._async_class(transport, timeout=timeout, strict=strict)
-
         try:
-            client = runner.run(open_client())
+            client = runner.run(make_client())
         except BaseException:
             runner.close()
             raise
@@ -139,9 +145,6 @@ class SyncBaseClient(Generic[A]):
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._runner.run(coro)
-
-    def _stream(self, stream: Stream[R]) -> SyncStream[R]:
-        return SyncStream(self._runner, stream)
 
     def close(self) -> None:
         try:
@@ -158,3 +161,32 @@ class SyncBaseClient(Generic[A]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class SyncBaseClient(SyncClientBase[B]):
+    """Base of the generated Deriv sync clients."""
+
+    _async_class: ClassVar[type[BaseClient]]
+
+    @classmethod
+    def connect(
+        cls: type[SB],
+        url: UrlSource,
+        *,
+        timeout: float | None = 30.0,
+        strict: bool = False,
+        **transport_options: Any,
+    ) -> SB:
+        """Connect and return a client; use it as ``with Client.connect(url) as client:``."""
+
+        async def open_client() -> Any:
+            from .ws import WebSocketTransport
+
+            transport = WebSocketTransport(url, **transport_options)
+            await transport.connect()
+            return cls._async_class(transport, timeout=timeout, strict=strict)
+
+        return cls._open(open_client)
+
+    def _stream(self, stream: Stream[R]) -> SyncStream[R]:
+        return SyncStream(self._runner, stream)
