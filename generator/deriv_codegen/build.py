@@ -117,40 +117,50 @@ def generate(
 
     _require_generator_extra()
     from .config import load_api_config
-    from .models import build_call_models
     from .readers import read_bundle
-    from .render import build_view, render_package, screen_calls
 
     config = load_api_config(overrides_dir, info.source)
     ir = read_bundle(bundle, layout, info, limits, config)
-    if ir.operations:
-        return _generate_rpc(ir, config, package, dest, key, started, limits)
-    screen_calls(ir)
-    models = build_call_models(ir.ws_calls, f"{info.source} {info.version}", limits)
-    from .rest import build_rest
-
-    rest = build_rest(ir, config, f"{info.source} {info.version}")
-    view = build_view(ir, models, config, package, rest)
-    files = render_package(view, models, ir)
-    problems = [*ir.problems, *(p for m in models for p in m.problems), *rest.problems, *view.problems]
+    render = _render_rpc if ir.operations else _render_deriv
+    files, problems, counts = render(ir, config, package, limits)
     write_tree(dest, files, key)
     return BuildResult(
         package,
         dest,
         False,
         time.perf_counter() - started,
-        ws_calls=len(ir.ws_calls),
-        rest_operations=len(ir.rest_operations),
-        rest_schemas=len(ir.rest_schemas),
         files=len(files),
         problems=sorted(set(problems)),
+        **counts,
     )
 
 
-def _generate_rpc(
-    ir: ApiIR, config: ApiConfig, package: str, dest: Path, key: str, started: float, limits: Limits
-) -> BuildResult:
-    """An RPC-style API (operations and channels: Deribit's JSON-RPC) -> its client package."""
+Rendered = tuple[dict[str, str], list[Problem], dict[str, int]]
+
+
+def _render_deriv(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) -> Rendered:
+    """A Deriv API (WebSocket calls, REST operations) -> its client package's files."""
+    from .models import build_call_models
+    from .render import build_view, render_package, screen_calls
+    from .rest import build_rest
+
+    screen_calls(ir)
+    label = f"{ir.bundle.source} {ir.bundle.version}"
+    models = build_call_models(ir.ws_calls, label, limits)
+    rest = build_rest(ir, config, label)
+    view = build_view(ir, models, config, package, rest)
+    files = render_package(view, models, ir)
+    problems = [*ir.problems, *(p for m in models for p in m.problems), *rest.problems, *view.problems]
+    counts = {
+        "ws_calls": len(ir.ws_calls),
+        "rest_operations": len(ir.rest_operations),
+        "rest_schemas": len(ir.rest_schemas),
+    }
+    return files, problems, counts
+
+
+def _render_rpc(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) -> Rendered:
+    """An RPC-style API (operations and channels: Deribit's JSON-RPC) -> its client package's files."""
     from .rpc_models import build_rpc_models
     from .rpc_render import build_rpc_view, render_rpc_package
 
@@ -160,17 +170,7 @@ def _generate_rpc(
     files = render_rpc_package(view, ops, channels, ir.openapi)
     problems = [*ir.problems, *view.problems]
     problems += [p for m in ops for p in m.problems] + [p for c in channels for p in c.problems]
-    write_tree(dest, files, key)
-    return BuildResult(
-        package,
-        dest,
-        False,
-        time.perf_counter() - started,
-        operations=len(ir.operations),
-        channels=len(ir.channels),
-        files=len(files),
-        problems=sorted(set(problems)),
-    )
+    return files, problems, {"operations": len(ir.operations), "channels": len(ir.channels)}
 
 
 def _require_generator_extra() -> None:
