@@ -166,6 +166,13 @@ class TokenBook:
         if not hmac.compare_digest(expected, signature.lower()):
             raise _invalid_credentials("bad signature")
 
+    def exchange(self, refresh: str, grant_type: str, scope: str | None = None) -> dict[str, Any]:
+        """A new token pair for the client of ``refresh``, a refresh token the mock issued (kept
+        valid): ``public/fork_token`` and ``public/exchange_token``. Unknown: 13004."""
+        if refresh not in self._refresh:
+            raise _invalid_credentials("unknown or already used refresh token")
+        return self._issue(grant_type, self._refresh[refresh], scope or None, {})
+
     def issue(self, client_id: str | None, scope: str | None = None) -> dict[str, Any]:
         """A token pair for ``client_id``, as a ``client_credentials`` grant (no request)."""
         return self._issue("client_credentials", client_id, scope, {})

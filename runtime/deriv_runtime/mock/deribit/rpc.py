@@ -6,8 +6,9 @@ In order: the request's shape (``-32600 Invalid Request`` without a method name,
 ``private/*`` (``access_token`` param, the connection's ``public/auth``, or over HTTP an
 ``Authorization: Bearer`` / ``Basic`` header: else 13009, see :mod:`.auth`); the params against
 the method's parameters (``-32602 Invalid params``); then the answer: the mock's own behaviour for
-:data:`WS_ONLY`, ``public/auth``, ``public/test``, ``public/hello`` and ``public/get_time``, and for
-every other method a result synthesised from its result schema, Deribit-flavoured (``BTC-PERPETUAL``,
+:data:`WS_ONLY`, ``public/auth``, ``public/fork_token``, ``public/exchange_token`` (a new token pair
+for a refresh token the mock issued), ``public/test``, ``public/hello`` and ``public/get_time``, and
+for every other method a result synthesised from its result schema, Deribit-flavoured (``BTC-PERPETUAL``,
 ``BTC``/``ETH``, millisecond timestamps of now, the request's own param values echoed in top-level
 fields of the same name). Every answer carries ``usIn``/``usOut``/``usDiff`` and ``testnet``.
 """
@@ -88,6 +89,33 @@ _CHANNELS = {"channels": {"type": "array", "items": {"type": "string"}, "minItem
 _LIST = {"type": "array", "items": {"type": "string"}}
 _OK = {"type": "string", "enum": ["ok"]}
 _VERSION = {"type": "object", "required": ["version"], "properties": {"version": {"type": "string"}}}
+_TOKEN = {
+    "type": "object",
+    "required": ["access_token", "expires_in", "refresh_token", "scope", "token_type"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "refresh_token": {"type": "string"},
+        "scope": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["bearer"]},
+    },
+}
+_API_KEY = {
+    "type": "object",
+    "required": ["client_id", "id", "max_scope"],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "timestamp": {"type": "integer"},
+        "client_id": {"type": "string", "minLength": 8},
+        "client_secret": {"type": "string", "minLength": 16},
+        "public_key": {"type": "string"},
+        "max_scope": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "default": {"type": "boolean"},
+        "name": {"type": "string"},
+        "enabled_features": _LIST,
+    },
+}
 
 #: Methods the document lacks that the mock answers itself.
 BUILTINS: Mapping[str, MethodSpec] = {
@@ -110,6 +138,34 @@ BUILTINS: Mapping[str, MethodSpec] = {
         _builtin("public/test", {"expected_result": {"type": "string"}}, [], _VERSION),
         _builtin("public/get_time", {}, [], {"type": "integer"}),
         _builtin("private/logout", {"invalidate_token": {"type": "boolean"}}, [], {}),
+        # Documented by Deribit, missing from its OpenAPI document (the generator adds them too).
+        _builtin(
+            "public/fork_token",
+            {"refresh_token": {"type": "string"}, "session_name": {"type": "string"}},
+            ["refresh_token", "session_name"],
+            _TOKEN,
+        ),
+        _builtin(
+            "public/exchange_token",
+            {
+                "refresh_token": {"type": "string"},
+                "subject_id": {"type": "integer"},
+                "scope": {"type": "string"},
+            },
+            ["refresh_token", "subject_id"],
+            _TOKEN,
+        ),
+        _builtin(
+            "private/create_api_key",
+            {
+                "max_scope": {"type": "string"},
+                "name": {"type": "string"},
+                "public_key": {"type": "string"},
+                "enabled_features": _LIST,
+            },
+            ["max_scope"],
+            _API_KEY,
+        ),
     )
 }
 #: Methods with no meaning over HTTP (subscriptions, heartbeats, the session).
@@ -347,6 +403,17 @@ def _auth(d: Dispatcher, call: Call) -> Any:
     return result
 
 
+def _new_token(d: Dispatcher, call: Call) -> Any:
+    scope = call.params.get("scope")
+    grant = call.method.partition("/")[2]
+    result = d.host.tokens.exchange(
+        call.params["refresh_token"], grant, scope if isinstance(scope, str) else None
+    )
+    if call.session is not None:
+        call.session.token = result["access_token"]
+    return result
+
+
 def _session(call: Call) -> Session:
     if call.session is None:  # pragma: no cover - WS_ONLY methods never get here over HTTP
         raise RpcError(-32601, "Method not found", {"reason": f"{call.method} needs the WebSocket API"})
@@ -392,6 +459,8 @@ def _logout(d: Dispatcher, call: Call) -> Any:
 
 _HANDLERS = {
     "public/auth": _auth,
+    "public/fork_token": _new_token,
+    "public/exchange_token": _new_token,
     "public/test": _test,
     "public/hello": _version,
     "public/get_time": _get_time,
