@@ -31,9 +31,11 @@ The benchmarks
     per-call modules in worker processes, stubs, ruff, atomic write) costs on top of the library.
     A second, informational baseline feeds it every ``*_request/_response.schema.json`` of the zip,
     including the REST-shaped schemas we do not turn into models (not in ``--quick`` runs).
+    ``generate --force`` of *every* pinned API (``deriv-options`` and ``deribit``) is timed in the same
+    rounds, against the Options-only command; the CLI's own per-API seconds are in the notes.
 ``generate_unchanged``
-    The same command without ``--force`` on an up-to-date tree (the no-op path), versus
-    ``python -c pass``.
+    The same commands without ``--force`` on an up-to-date tree (the no-op path: Options alone, and
+    every pinned API), versus ``python -c pass``.
 ``import_client``
     A fresh ``import deriv_options; deriv_options.OptionsClient`` versus ``import pydantic,
     websockets``, both minus the median of ``python -c pass`` (interpreter start-up is not ours).
@@ -45,6 +47,17 @@ The benchmarks
     models module and build, validate and serialise the first ``BuyRequest`` (what the client's
     lazy loading costs on a first call), versus importing every model module eagerly first, and
     versus importing and building every model.
+``websocket_client``
+    The Options client against a local server in its own process (``_ws_server.py``): a tick stream
+    into the user's iterator, sequential and 100-in-flight ``ping`` calls, versus raw ``websockets``
+    with orjson on the same server; and the cost of building a ``buy`` request.
+``jsonrpc_client``
+    The generated Deribit client (JSON-RPC 2.0) against ``_ws_server.py jsonrpc``: ticker
+    notifications validated into ``TickerData`` through ``client.subscribe(ticker(...))`` into the
+    user's iterator, and sequential ``client.public.get_time()`` calls, each versus a raw
+    ``websockets`` + orjson loop on the same server stream; 100 calls in flight versus sequential.
+    The notes split the time of one notification and one call into the client's steps (``timeit``
+    outside the event loop); what is left is frame parsing, the stream queue, the iterator, asyncio.
 
 Results are also written to ``.benchmarks/results.json`` (gitignored), with every sample.
 """

@@ -21,10 +21,11 @@ from .harness import (
     spread,
     wall,
 )
-from .runtime_cases import websocket_client
+from .runtime_cases import jsonrpc_client, websocket_client
 
 _DMCG_CHILD = Path(__file__).resolve().parent / "_dmcg_child.py"
 _SECONDS = re.compile(r"([0-9]+\.[0-9]+) s\)$", re.M)
+_SOURCE_SECONDS = re.compile(r"^(\S+) \S+: .*\(.*?([0-9]+\.[0-9]+) s\)$", re.M)
 
 
 def _reported_seconds(stdout: str) -> float:
@@ -33,6 +34,22 @@ def _reported_seconds(stdout: str) -> float:
     if not found:
         raise BenchError(f"no '(... N.NN s)' in the CLI's output:\n{stdout}")
     return float(found[-1])
+
+
+def _reported_by_source(stdout: str, sources: list[str]) -> dict[str, float]:
+    """The seconds the CLI reports for each source (``deribit 2.0.0: ... (112 files, 1.54 s)``)."""
+    found = {m[0]: float(m[1]) for m in _SOURCE_SECONDS.findall(stdout)}
+    missing = [name for name in sources if name not in found]
+    if missing:
+        raise BenchError(f"no '(... N.NN s)' line for {', '.join(missing)} in the CLI's output:\n{stdout}")
+    return {name: found[name] for name in sources}
+
+
+def _pinned() -> list[str]:
+    """Names of every pinned source (``schemas/sources.toml``), in the file's order."""
+    from deriv_codegen.sources import load_sources
+
+    return list(load_sources(REPO / "schemas" / "sources.toml").sources)
 
 
 # --- generate_full ------------------------------------------------------------------------------
@@ -122,26 +139,38 @@ def _dmcg_runner(
 def generate_full(ws: Workspace) -> Outcome:
     n = ws.settings.runs(3, 5)
     inputs = _baseline_inputs(ws)
-    out = ws.root / "full"
+    pinned = _pinned()
+    out, out_all = ws.root / "full", ws.root / "full-all"
     cmd = ws.generate_cmd(out, force=True)
+    cmd_all = ws.generate_cmd(out_all, force=True, sources=())
     reported: list[float] = []
+    reported_all: list[dict[str, float]] = []
 
     def ours() -> float:
         elapsed, proc = run(cmd, ws.env, cwd=REPO)
         reported.append(_reported_seconds(proc.stdout))
         return elapsed
 
+    def ours_all() -> float:
+        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
+        reported_all.append(_reported_by_source(proc.stdout, pinned))
+        return elapsed
+
     ws_splits: list[dict[str, Any]] = []
     all_splits: list[dict[str, Any]] = []
-    runners = {"ours": ours, "dmcg": _dmcg_runner(ws, inputs["ws_doc"], inputs["options"], ws_splits)}
+    runners = {
+        "ours": ours,
+        "ours_all": ours_all,
+        "dmcg": _dmcg_runner(ws, inputs["ws_doc"], inputs["options"], ws_splits),
+    }
     if not ws.settings.quick:  # the informational baseline: not worth the time of a quick run
         runners["dmcg_all"] = _dmcg_runner(ws, inputs["all_doc"], inputs["options"], all_splits)
     samples = interleaved(runners, n)
-    for warmed in (reported, ws_splits, all_splits):
+    for warmed in (reported, reported_all, ws_splits, all_splits):
         del warmed[:1]
-    ws.adopt_tree(out)
+    ws.adopt_tree(out_all)
 
-    ours_s, dmcg_s = samples["ours"], samples["dmcg"]
+    ours_s, all_s, dmcg_s = samples["ours"], samples["ours_all"], samples["dmcg"]
     ws_calls, ws_files, all_files = inputs["ws_calls"], inputs["ws_files"], inputs["all_files"]
     cli = f"generate deriv-options --force ({ws_calls} calls)"
     rows = [
@@ -160,10 +189,21 @@ def generate_full(ws: Workspace) -> Outcome:
                 "cli_reported_s": reported,
                 "baseline_splits": ws_splits,
             },
-        )
+        ),
+        Row(
+            "generate_full",
+            f"generate --force: all {len(pinned)} pinned APIs ({', '.join(pinned)})",
+            median(all_s),
+            spread(all_s),
+            "generate deriv-options --force",
+            median(ours_s),
+            spread(ours_s),
+            "all <= 8 s",
+            {"ours_samples": all_s, "baseline_samples": ours_s, "cli_reported_s": reported_all},
+        ),
     ]
     if "dmcg_all" in samples:
-        all_s = samples["dmcg_all"]
+        dmcg_all_s = samples["dmcg_all"]
         rows.append(
             Row(
                 "generate_full",
@@ -171,19 +211,22 @@ def generate_full(ws: Workspace) -> Outcome:
                 median(ours_s),
                 spread(ours_s),
                 f"datamodel-code-generator alone, all {all_files} schemas",
-                median(all_s),
-                spread(all_s),
+                median(dmcg_all_s),
+                spread(dmcg_all_s),
                 "informational",
-                {"baseline_samples": all_s, "baseline_splits": all_splits},
+                {"baseline_samples": dmcg_all_s, "baseline_splits": all_splits},
             )
         )
     split = ws_splits
+    per_source = ", ".join(f"{name} {median([r[name] for r in reported_all]):.2f} s" for name in pinned)
     notes = [
         f"generate_full: the CLI reports {median(reported):.2f} s of its own work (median) of the "
         f"{median(ours_s):.2f} s wall time. The baseline spends "
         f"{median([s['import_s'] for s in split]):.2f} s in `import datamodel_code_generator` (lazy) and "
         f"{median([s['generate_s'] for s in split]):.2f} s in generate(), its heavy imports included "
-        f"({split[0]['classes']} classes in one module)."
+        f"({split[0]['classes']} classes in one module).",
+        f"generate_full (all pinned APIs): {median(all_s):.2f} s wall; the CLI reports per API "
+        f"(medians): {per_source}.",
     ]
     return Outcome(rows, notes)
 
@@ -193,37 +236,64 @@ def generate_full(ws: Workspace) -> Outcome:
 
 def generate_unchanged(ws: Workspace) -> Outcome:
     n = ws.settings.runs(10, 20)
-    out = ws.tree().parent
+    pinned = _pinned()
+    out = ws.tree().parent  # every pinned source, up to date
     cmd = ws.generate_cmd(out, force=False)
-    _, first = run(cmd, ws.env, cwd=REPO)
-    if "up to date" not in first.stdout:
-        raise RuntimeError(f"generate without --force did not take the no-op path:\n{first.stdout}")
+    cmd_all = ws.generate_cmd(out, force=False, sources=())
+    for command in (cmd, cmd_all):
+        _, first = run(command, ws.env, cwd=REPO)
+        if "up to date" not in first.stdout or "files," in first.stdout:
+            raise RuntimeError(f"generate without --force did not take the no-op path:\n{first.stdout}")
     reported: list[float] = []
+    reported_all: list[dict[str, float]] = []
 
     def ours() -> float:
         elapsed, proc = run(cmd, ws.env, cwd=REPO)
         reported.append(_reported_seconds(proc.stdout))
         return elapsed
 
-    samples = interleaved({"ours": ours, "pass": wall([PYTHON, "-c", "pass"], ws.env, ws.root)}, n)
-    del reported[0]  # the warm-up
-    ours_s, pass_s = samples["ours"], samples["pass"]
-    row = Row(
-        "generate_unchanged",
-        "generate deriv-options (up to date)",
-        median(ours_s),
-        spread(ours_s),
-        "python -c pass",
-        median(pass_s),
-        spread(pass_s),
-        "ours <= 0.3 s",
-        {"ours_samples": ours_s, "baseline_samples": pass_s, "cli_reported_s": reported},
+    def ours_all() -> float:
+        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
+        reported_all.append(_reported_by_source(proc.stdout, pinned))
+        return elapsed
+
+    runners = {"ours": ours, "ours_all": ours_all, "pass": wall([PYTHON, "-c", "pass"], ws.env, ws.root)}
+    samples = interleaved(runners, n)
+    del reported[0], reported_all[0]  # the warm-up
+    ours_s, all_s, pass_s = samples["ours"], samples["ours_all"], samples["pass"]
+    rows = [
+        Row(
+            "generate_unchanged",
+            "generate deriv-options (up to date)",
+            median(ours_s),
+            spread(ours_s),
+            "python -c pass",
+            median(pass_s),
+            spread(pass_s),
+            "ours <= 0.3 s",
+            {"ours_samples": ours_s, "baseline_samples": pass_s, "cli_reported_s": reported},
+        ),
+        Row(
+            "generate_unchanged",
+            f"generate (all {len(pinned)} pinned APIs up to date)",
+            median(all_s),
+            spread(all_s),
+            "python -c pass",
+            median(pass_s),
+            spread(pass_s),
+            "all <= 0.3 s",
+            {"ours_samples": all_s, "baseline_samples": pass_s, "cli_reported_s": reported_all},
+        ),
+    ]
+    per_source = ", ".join(
+        f"{name} {median([r[name] for r in reported_all]) * 1000:.0f} ms" for name in pinned
     )
     note = (
         f"generate_unchanged: the CLI reports {median(reported) * 1000:.0f} ms in its up-to-date check "
-        f"(median); the rest of the {median(ours_s) * 1000:.0f} ms is interpreter start-up and imports."
+        f"(median); the rest of the {median(ours_s) * 1000:.0f} ms is interpreter start-up and imports. "
+        f"All pinned APIs: {median(all_s) * 1000:.0f} ms wall, checks {per_source}."
     )
-    return Outcome([row], [note])
+    return Outcome(rows, [note])
 
 
 # --- import_client ------------------------------------------------------------------------------
@@ -410,4 +480,5 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "import_client": import_client,
     "first_call_import": first_call_import,
     "websocket_client": websocket_client,
+    "jsonrpc_client": jsonrpc_client,
 }

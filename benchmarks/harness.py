@@ -82,22 +82,27 @@ class Workspace:
     def close(self) -> None:
         self._tmp.cleanup()
 
-    def generate_cmd(self, out: Path, *, force: bool) -> list[str]:
-        cmd = [PYTHON, "-m", "deriv_codegen", "generate", "deriv-options", "--offline"]
+    def generate_cmd(
+        self, out: Path, *, force: bool, sources: Sequence[str] = ("deriv-options",)
+    ) -> list[str]:
+        """``deriv-codegen generate`` of ``sources`` (none: every pinned source) from the cache."""
+        cmd = [PYTHON, "-m", "deriv_codegen", "generate", *sources, "--offline"]
         cmd += ["--cache-dir", str(self.cache_dir), "--out", str(out)]
         return [*cmd, "--force"] if force else cmd
 
     def adopt_tree(self, out: Path) -> None:
-        """Use ``out`` (a finished ``generate`` output directory) as the shared generated tree."""
+        """Use ``out`` (a finished ``generate`` output directory of every pinned source) as the shared
+        generated tree."""
         self._tree = out
 
-    def tree(self) -> Path:
-        """Directory holding an up-to-date generated ``deriv_options`` distribution (made once)."""
+    def tree(self, package: str = "deriv_options") -> Path:
+        """Directory holding an up-to-date generated ``package`` distribution (every pinned source is
+        generated once, on first use)."""
         if self._tree is None:
             out = self.root / "tree"
-            run(self.generate_cmd(out, force=True), self.env, cwd=REPO)
+            run(self.generate_cmd(out, force=True, sources=()), self.env, cwd=REPO)
             self._tree = out
-        return self._tree / "deriv_options"
+        return self._tree / package
 
 
 def run(

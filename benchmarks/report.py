@@ -23,7 +23,11 @@ def seconds(value: float) -> str:
         return f"{value:.2f} s"
     if abs(value) >= 0.01:
         return f"{value * 1000:.0f} ms"
-    return f"{value * 1000:.1f} ms"
+    if abs(value) >= 0.001 or value == 0:
+        return f"{value * 1000:.1f} ms"
+    if abs(value) >= 0.0001:
+        return f"{value * 1e6:.0f} us"
+    return f"{value * 1e6:.1f} us"
 
 
 def span(bounds: tuple[float, float]) -> str:

@@ -1,14 +1,18 @@
-"""Runtime benchmarks: the WebSocket client against raw ``websockets`` in the same run.
+"""Runtime benchmarks: the generated clients against raw ``websockets`` in the same run.
 
-A server child process (``_ws_server``) and a client child process (``_ws_child``) run on the two
-cores; throughputs are medians of interleaved rounds.
+A server child process (``_ws_server``, in Deriv or JSON-RPC mode) and a client child process
+(``_ws_child`` for the Deriv Options client, ``_rpc_child`` for the Deribit JSON-RPC client) run on the
+two cores; throughputs are medians of interleaved rounds.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .harness import PYTHON, BenchError, Outcome, Row, Workspace, median, run, spread
 
@@ -19,10 +23,11 @@ def _per_msg(rates: list[float]) -> list[float]:
     return [1.0 / r for r in rates]
 
 
-def websocket_client(ws: Workspace) -> Outcome:
-    tree = ws.tree()
+@contextmanager
+def _server(ws: Workspace, mode: str) -> Iterator[str]:
+    """Run ``_ws_server.py MODE`` in its own process; yields its port."""
     server = subprocess.Popen(
-        [PYTHON, str(HERE / "_ws_server.py")],
+        [PYTHON, str(HERE / "_ws_server.py"), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -32,10 +37,8 @@ def websocket_client(ws: Workspace) -> Outcome:
         assert server.stdout is not None
         port = server.stdout.readline().strip()
         if not port.isdigit():
-            raise BenchError("the benchmark WebSocket server did not start")
-        _, proc = run(
-            [PYTHON, str(HERE / "_ws_child.py"), str(tree), port, "1" if ws.settings.quick else "0"], ws.env
-        )
+            raise BenchError(f"the benchmark WebSocket server ({mode}) did not start")
+        yield port
     finally:
         if server.stdin is not None:
             server.stdin.close()
@@ -43,7 +46,19 @@ def websocket_client(ws: Workspace) -> Outcome:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-    r = json.loads(proc.stdout)
+            server.wait()
+
+
+def _client(ws: Workspace, mode: str, child: str, tree: Path) -> dict[str, Any]:
+    """Run the client child ``child`` against a fresh server in ``mode``; its JSON result."""
+    with _server(ws, mode) as port:
+        _, proc = run([PYTHON, str(HERE / child), str(tree), port, "1" if ws.settings.quick else "0"], ws.env)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def websocket_client(ws: Workspace) -> Outcome:
+    r = _client(ws, "deriv", "_ws_child.py", ws.tree())
     ticks, raw_ticks = _per_msg(r["our_ticks"]), _per_msg(r["raw_ticks"])
     seq, raw_seq = _per_msg(r["our_seq"]), _per_msg(r["raw_seq"])
     flight = _per_msg(r["our_100"])
@@ -114,4 +129,86 @@ def websocket_client(ws: Workspace) -> Outcome:
     return Outcome(rows, [note])
 
 
-__all__ = ["websocket_client"]
+# --- jsonrpc_client -----------------------------------------------------------------------------
+
+#: Breakdown steps (``_rpc_child.breakdown``) and how the note names them.
+_NOTE_STEPS = (
+    ("orjson_loads_note", "orjson.loads"),
+    ("protocol_receive_note", "JsonRpcProtocol.receive (loads included)"),
+    ("validate_ticker", "TickerData.model_validate"),
+)
+_CALL_STEPS = (
+    ("build_request_get_time", "build_request"),
+    ("protocol_call_and_reply", "JsonRpcProtocol.call + receive of the answer"),
+    ("validate_int_result", "result validation"),
+)
+
+
+def jsonrpc_client(ws: Workspace) -> Outcome:
+    r = _client(ws, "jsonrpc", "_rpc_child.py", ws.tree("deribit_api"))
+    notes, raw_notes = _per_msg(r["our_stream"]), _per_msg(r["raw_stream"])
+    seq, raw_seq = _per_msg(r["our_seq"]), _per_msg(r["raw_seq"])
+    flight = _per_msg(r["our_100"])
+    rows = [
+        Row(
+            "jsonrpc_stream",
+            "frame -> Notification[TickerData] -> user's iterator (s/msg)",
+            median(notes),
+            spread(notes),
+            "raw websockets + orjson receive loop",
+            median(raw_notes),
+            spread(raw_notes),
+            "throughput >= 60 % of raw (ratio <= 1.67)",
+            {"ours_msgs_per_s": r["our_stream"], "raw_msgs_per_s": r["raw_stream"], "sizes": r["sizes"]},
+        ),
+        Row(
+            "jsonrpc_request",
+            "sequential public.get_time() (s/call)",
+            median(seq),
+            spread(seq),
+            "raw send + recv + orjson",
+            median(raw_seq),
+            spread(raw_seq),
+            ">= 85 % of raw (ratio <= 1.18)",
+            {"ours_calls_per_s": r["our_seq"], "raw_calls_per_s": r["raw_seq"]},
+        ),
+        Row(
+            "jsonrpc_in_flight",
+            "100 public.get_time() in flight (s/call)",
+            median(flight),
+            spread(flight),
+            "sequential public.get_time()",
+            median(seq),
+            spread(seq),
+            "informational",
+            {"calls_per_s": r["our_100"], "breakdown_us": r["breakdown_us"]},
+        ),
+    ]
+    m = {k: median(r[k]) for k in ("our_stream", "raw_stream", "our_seq", "raw_seq", "our_100")}
+    b = r["breakdown_us"]
+
+    def parts(steps: tuple[tuple[str, str], ...], total_us: float, rest: str, skip: str = "") -> str:
+        shown = [f"{label} {b[key]:.1f} us" for key, label in steps]
+        own = sum(b[key] for key, _ in steps if key != skip)
+        return f"{'; '.join(shown)}; the rest ({rest}) {total_us - own:.1f} us"
+
+    note_us, call_us = 1e6 / m["our_stream"], 1e6 / m["our_seq"]
+    raw_note_us, raw_call_us = 1e6 / m["raw_stream"], 1e6 / m["raw_seq"]
+    text = [
+        f"jsonrpc_client: notifications {m['our_stream']:,.0f} msg/s vs raw {m['raw_stream']:,.0f} msg/s "
+        f"({m['our_stream'] / m['raw_stream']:.0%}); sequential get_time {m['our_seq']:,.0f}/s vs raw "
+        f"{m['raw_seq']:,.0f}/s ({m['our_seq'] / m['raw_seq']:.0%}); 100 in flight {m['our_100']:,.0f}/s "
+        f"({m['our_100'] / m['our_seq']:.1f}x sequential).",
+        f"jsonrpc_client per notification: {note_us:.1f} us, {note_us - raw_note_us:.1f} us more than raw "
+        f"({raw_note_us:.1f} us): "
+        + parts(_NOTE_STEPS, note_us, "frame parsing, stream queue, iterator, asyncio", "orjson_loads_note")
+        + ".",
+        f"jsonrpc_client per sequential call: {call_us:.1f} us, {call_us - raw_call_us:.1f} us more than "
+        f"raw ({raw_call_us:.1f} us): "
+        + parts(_CALL_STEPS, call_us, "send, the server's turn, receive, asyncio")
+        + ".",
+    ]
+    return Outcome(rows, text)
+
+
+__all__ = ["jsonrpc_client", "websocket_client"]
