@@ -19,7 +19,8 @@
         ├── ConnectionLost          the connection dropped while a call waited for its answer
         │   └── OutcomeUnknown      ... after an order was sent, before its receipt: never re-sent
         ├── TransportClosed         the client was closed
-        └── CallTimeout             no answer within the call's deadline (also a TimeoutError)
+        ├── CallTimeout             no answer within the call's deadline (also a TimeoutError)
+        └── HttpStatusError         JSON-RPC over HTTP: an error status without a JSON-RPC answer
 
 Messages never include credentials: requests are echoed by field *path*, not by value; a JSON-RPC
 error's ``data`` is kept on the exception, never shown.
@@ -163,6 +164,15 @@ class TransportClosed(TransportError):
 
 class CallTimeout(TransportError, TimeoutError):
     """No answer within the call's deadline. A late answer is dropped, never given to another call."""
+
+
+class HttpStatusError(TransportError):
+    """JSON-RPC over HTTP: an answer that is not a JSON-RPC answer (a 5xx from a proxy, a 404, an
+    HTML page). ``status`` is the HTTP status; the body is never part of the message."""
+
+    def __init__(self, text: str, status: int) -> None:
+        super().__init__(text)
+        self.status = status
 
 
 class StreamOverflow(DerivError):

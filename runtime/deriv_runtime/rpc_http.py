@@ -88,6 +88,7 @@ from .errors import (
     CallTimeout,
     ConnectionFailed,
     ConnectionLost,
+    HttpStatusError,
     OutcomeUnknown,
     RequestValidationError,
     ResponseError,
@@ -106,14 +107,6 @@ install_http_log_filter()
 _METHOD = re.compile(r"[A-Za-z0-9_]+(?:/[A-Za-z0-9_]+)*")
 #: Parameter and header names that carry a credential.
 _CREDENTIAL = re.compile(r"secret|token|password|passwd|signature|otp|api[_-]?key|authorization|cookie", re.I)
-
-
-class HttpStatusError(TransportError):
-    """An HTTP answer that is not a JSON-RPC answer (a 5xx from a proxy, a 404, an HTML page)."""
-
-    def __init__(self, text: str, status: int) -> None:
-        super().__init__(text)
-        self.status = status
 
 
 def _number(name: str, value: float, method: str) -> str:
