@@ -98,7 +98,8 @@ def _baseline_inputs(ws: Workspace) -> dict[str, Any]:
     ir = read_bundle(
         bundle, source.layout, BundleInfo(source.name, source.version, source.sha256, str(bundle))
     )
-    ws_files = {name for call in ir.ws_calls for name in call.source_files}
+    ws_ops = ir.bound("deriv-ws")
+    ws_files = {name for op in ws_ops for name in op.source_files}
     files = BundleFiles.open(bundle)
     every = [n for n in files.names() if n.endswith(("_request.schema.json", "_response.schema.json"))]
 
@@ -111,7 +112,7 @@ def _baseline_inputs(ws: Workspace) -> dict[str, Any]:
             defs[key] = _prefix_local_refs(schema, f"#/$defs/{key}")
         return {"$defs": defs}
 
-    out: dict[str, Any] = {"version": source.version, "ws_calls": len(ir.ws_calls)}
+    out: dict[str, Any] = {"version": source.version, "ws_calls": len(ws_ops)}
     for label, names in (("ws", sorted(ws_files)), ("all", every)):
         path = ws.root / f"baseline-{label}.json"
         path.write_text(json.dumps(document(names)), encoding="utf-8")

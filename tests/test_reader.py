@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from deriv_codegen.errors import BundleError
-from deriv_codegen.ir import BundleInfo
+from deriv_codegen.ir import Binding, BundleInfo, Streaming
 from deriv_codegen.readers import read_bundle
 
 from .conftest import FIXTURES, MINI_INFO, generate_mini, imported
@@ -20,15 +20,18 @@ def read(path: Path):  # type: ignore[no-untyped-def]
 
 def test_websocket_calls_are_classified_by_structure() -> None:
     ir = read(FIXTURES / "mini")
-    assert [c.name for c in ir.ws_calls] == ["fill", "greet", "order"]
-    order = ir.call("order")
-    assert order.streams
+    assert [c.name for c in ir.operations] == ["fill", "greet", "order"]
+    assert ir.binding_kinds() == {"deriv-ws"}
+    order = ir.operation("order")
+    assert order.streaming == Streaming("deriv-subscribe", ("order", "fill"))
     assert order.auth_required
     assert order.auth_scopes == ("trade", "admin")
-    assert order.msg_types == ("order", "fill")
+    assert order.bindings == (Binding("deriv-ws", msg_types=("order", "fill")),)
+    assert (order.request_key, order.namespace, order.method_name) == ("order", "", "order")
     assert order.source_files == ("order_request.schema.json", "order_response.schema.json")
-    greet = ir.call("greet")
-    assert not greet.streams
+    assert order.source == "order_request.schema.json"
+    greet = ir.operation("greet")
+    assert greet.streaming is None
     assert not greet.auth_required
     assert greet.auth_scopes == ()
     assert greet.description == "Ask the server to greet someone."
@@ -109,7 +112,7 @@ def test_a_new_call_generates_with_no_code_change(tmp_path: Path) -> None:
 def test_bundle_as_zip_with_a_leading_folder(tmp_path: Path) -> None:
     archive = shutil.make_archive(str(tmp_path / "mini"), "zip", root_dir=FIXTURES, base_dir="mini")
     ir = read(Path(archive))
-    assert [c.name for c in ir.ws_calls] == ["fill", "greet", "order"]
+    assert [c.name for c in ir.operations] == ["fill", "greet", "order"]
 
 
 def test_invalid_json_is_reported(tmp_path: Path) -> None:
@@ -117,7 +120,7 @@ def test_invalid_json_is_reported(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "mini", bundle)
     (bundle / "greet_request.schema.json").write_text("{not json")
     ir = read(bundle)
-    assert "greet" not in [c.name for c in ir.ws_calls]
+    assert "greet" not in [c.name for c in ir.operations]
     assert any(p.where == "greet_request.schema.json" and "not valid JSON" in p.what for p in ir.problems)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from deriv_codegen.errors import SourcesError
-from deriv_codegen.ir import WsCall
+from deriv_codegen.ir import Binding, Operation, Streaming
 from deriv_codegen.reconnect import ReconnectRule, reconnect_rules
 
 from .conftest import generate_mini
@@ -18,8 +18,23 @@ WHERE = "overrides/test.toml"
 
 def call(
     name: str, *, auth: bool = True, scopes: tuple[str, ...] = ("trade",), streams: bool = True
-) -> WsCall:
-    return WsCall(name, "", {}, {}, auth, scopes, streams, (name,), ("", ""))
+) -> Operation:
+    return Operation(
+        name,
+        "",
+        name,
+        "",
+        "",
+        {},
+        {},
+        auth,
+        scopes,
+        (),
+        (Binding("deriv-ws", msg_types=(name,)),),
+        name,
+        streaming=Streaming("deriv-subscribe", (name,)) if streams else None,
+        request_key=name,
+    )
 
 
 CALLS = [

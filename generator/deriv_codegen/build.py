@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -121,8 +122,7 @@ def generate(
 
     config = load_api_config(overrides_dir, info.source)
     ir = read_bundle(bundle, layout, info, limits, config)
-    render = _render_rpc if ir.operations else _render_deriv
-    files, problems, counts = render(ir, config, package, limits)
+    files, problems, counts = renderer(ir)(ir, config, package, limits)
     write_tree(dest, files, key)
     return BuildResult(
         package,
@@ -136,6 +136,21 @@ def generate(
 
 
 Rendered = tuple[dict[str, str], list[Problem], dict[str, int]]
+Renderer = Callable[["ApiIR", "ApiConfig", str, Limits], Rendered]
+
+
+def renderer(ir: ApiIR) -> Renderer:
+    """The renderer of the wires the operations are bound to: ``jsonrpc-*`` -> the JSON-RPC one,
+    ``deriv-*`` (or nothing read at all) -> the Deriv one. One package speaks one protocol family."""
+    kinds = ir.binding_kinds()
+    rpc = {k for k in kinds if k.startswith("jsonrpc-")}
+    deriv = kinds - rpc
+    if rpc and deriv:
+        raise CodegenError(
+            f"{ir.bundle.source}: operations bound to {', '.join(sorted(kinds))}: a package is generated "
+            "for the Deriv wires or for JSON-RPC, not both"
+        )
+    return _render_rpc if rpc else _render_deriv
 
 
 def _render_deriv(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) -> Rendered:
@@ -146,13 +161,14 @@ def _render_deriv(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) ->
 
     screen_calls(ir)
     label = f"{ir.bundle.source} {ir.bundle.version}"
-    models = build_call_models(ir.ws_calls, label, limits)
+    ws_ops = ir.bound("deriv-ws")
+    models = build_call_models(ws_ops, label, limits)
     rest = build_rest(ir, config, label)
     view = build_view(ir, models, config, package, rest)
     files = render_package(view, models, ir)
     problems = [*ir.problems, *(p for m in models for p in m.problems), *rest.problems, *view.problems]
     counts = {
-        "ws_calls": len(ir.ws_calls),
+        "ws_calls": len(ws_ops),
         "rest_operations": len(ir.rest_operations),
         "rest_schemas": len(ir.rest_schemas),
     }

@@ -2,6 +2,13 @@
 
 Readers (one per bundle layout) produce an :class:`ApiIR`; the model and stub renderers consume it.
 Schemas are kept as plain JSON values (``dict``) exactly as read; renderers derive what they need.
+
+Every call, whatever the wire, is an :class:`Operation` (parameters, result, auth, streaming) with
+one or more :class:`Binding` entries saying how it goes over the wire: ``deriv-ws`` (a Deriv WebSocket
+call: ``{"ticks": "R_100"}``, answered by messages carrying a ``msg_type``), ``jsonrpc-ws`` and
+``jsonrpc-http`` (a Deribit JSON-RPC method). A Deriv call that keeps answering after ``subscribe: 1``
+says so in :attr:`Operation.streaming`; Deribit's subscription channels are :class:`Channel` entries.
+The Deriv REST API is still read into :class:`RestOperation` entries (OpenAPI operations).
 """
 
 from __future__ import annotations
@@ -12,23 +19,6 @@ from typing import Any, Literal
 from .errors import Problem
 
 JsonSchema = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class WsCall:
-    """One WebSocket call: a request keyed by the call name, answered by messages with a ``msg_type``."""
-
-    name: str
-    description: str
-    request_schema: JsonSchema
-    response_schema: JsonSchema
-    auth_required: bool
-    auth_scopes: tuple[str, ...]
-    #: The request accepts ``subscribe`` and the server then keeps sending messages.
-    streams: bool
-    #: Every ``msg_type`` the call answers with (``ticks_history`` answers with four).
-    msg_types: tuple[str, ...]
-    source_files: tuple[str, str]
 
 
 ParamLocation = Literal["path", "query", "header", "cookie"]
@@ -128,14 +118,35 @@ BindingKind = Literal["deriv-ws", "deriv-rest", "jsonrpc-ws", "jsonrpc-http"]
 class Binding:
     """One way an :class:`Operation` goes over the wire.
 
+    ``deriv-ws``: a JSON object on the Deriv WebSocket whose :attr:`Operation.request_key` property
+    names the call (``{"ticks": "R_100"}``); each answer carries one of ``msg_types`` as ``msg_type``.
     ``jsonrpc-ws``: a JSON-RPC 2.0 request whose ``method`` is the operation's name, on the WebSocket.
     ``jsonrpc-http``: the same request over HTTP; ``http_method`` and ``path`` (relative to a server
-    URL, which carries the API's base path) say where. The ``deriv-*`` kinds are for the Deriv wires.
+    URL, which carries the API's base path) say where. ``deriv-rest`` is for the Deriv REST API.
     """
 
     kind: BindingKind
     http_method: str = ""  # upper case; jsonrpc-http / deriv-rest only
     path: str = ""  # "/public/get_order_book"; jsonrpc-http / deriv-rest only
+    #: deriv-ws only: every ``msg_type`` the call answers with (``ticks_history`` answers with four).
+    msg_types: tuple[str, ...] = ()
+
+
+StreamingKind = Literal["deriv-subscribe"]
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """How an operation keeps answering after its first answer.
+
+    ``deriv-subscribe``: the request accepts ``subscribe: 1``; the server then keeps sending messages,
+    each carrying one of ``msg_types``, until the subscription is ended (``forget``). Deribit's streams
+    are not operations that stream but subscription channels (:attr:`ApiIR.channels`).
+    """
+
+    kind: StreamingKind
+    #: Every ``msg_type`` a message of the stream may carry.
+    msg_types: tuple[str, ...]
 
 
 OperationOrigin = Literal["spec", "override"]
@@ -143,31 +154,51 @@ OperationOrigin = Literal["spec", "override"]
 
 @dataclass(frozen=True)
 class Operation:
-    """One call of an RPC-style API (Deribit: a JSON-RPC method such as ``public/get_order_book``)."""
+    """One call of an API, whatever the wire: a Deriv WebSocket call such as ``ticks`` (binding
+    ``deriv-ws``) or a Deribit JSON-RPC method such as ``public/get_order_book`` (``jsonrpc-*``)."""
 
-    #: The wire name: ``public/get_order_book``.
+    #: The wire name: ``public/get_order_book``, ``ticks``.
     name: str
-    #: ``public`` or ``private``: the client's attribute (``client.public.get_order_book(...)``).
+    #: ``public`` or ``private``: the client's attribute (``client.public.get_order_book(...)``);
+    #: ``""`` where the API has no namespaces (Deriv).
     namespace: str
-    #: The Python method name within the namespace: ``get_order_book``.
+    #: The Python method name (within the namespace, if any): ``get_order_book``, ``ticks``.
     method_name: str
     summary: str
     description: str
-    #: One JSON object schema of the call's parameters (``properties``, ``required``, descriptions, defaults).
+    #: One JSON object schema of the call's parameters (``properties``, ``required``, descriptions,
+    #: defaults). ``deriv-ws``: the whole request object as published (``ticks``, ``subscribe``,
+    #: ``req_id``... and the ``auth_*`` keys).
     params_schema: JsonSchema
-    #: The schema of the success answer's ``result``; ``$ref``\s resolve against ``ApiIR.components``.
+    #: The schema of the success answer: JSON-RPC: its ``result`` (``$ref``\s resolve against
+    #: ``ApiIR.components``); ``deriv-ws``: the whole answer message, ``msg_type`` included.
     result_schema: JsonSchema
     auth_required: bool
     #: Scopes the call needs, where known (``("trade:read_write",)``); ``()`` when unknown or none.
     auth_scopes: tuple[str, ...]
     tags: tuple[str, ...]
     bindings: tuple[Binding, ...]
-    #: Where it was read: ``"<file>: GET /public/get_order_book"`` or ``"<overrides>: [operations...]"``.
+    #: Where it was read: ``"<file>: GET /public/get_order_book"``, ``"<overrides>: [operations...]"``,
+    #: ``"ticks_request.schema.json"``.
     source: str
     #: ``spec`` when read from the bundle, ``override`` when described by the project's override file.
     origin: OperationOrigin = "spec"
     #: ``False``: the server sends no answer (``private/logout`` closes the connection instead).
     answered: bool = True
+    #: ``None``: one answer per request.
+    streaming: Streaming | None = None
+    #: ``deriv-ws``: the request property that names the call and carries its main argument
+    #: (``ticks`` in ``{"ticks": "R_100"}``); ``""`` for other wires.
+    request_key: str = ""
+    #: The bundle files it was read from (``deriv-ws``: the request and response schema files).
+    source_files: tuple[str, ...] = ()
+
+    def binding(self, kind: BindingKind) -> Binding:
+        """The operation's binding of that kind (:class:`KeyError` if it has none)."""
+        for b in self.bindings:
+            if b.kind == kind:
+                return b
+        raise KeyError(kind)
 
 
 @dataclass(frozen=True)
@@ -200,7 +231,6 @@ class Channel:
 @dataclass
 class ApiIR:
     bundle: BundleInfo
-    ws_calls: list[WsCall] = field(default_factory=list)
     rest_operations: list[RestOperation] = field(default_factory=list)
     rest_schemas: list[RestShapedSchema] = field(default_factory=list)
     security_schemes: list[SecurityScheme] = field(default_factory=list)
@@ -208,7 +238,7 @@ class ApiIR:
     components: JsonSchema = field(default_factory=dict)
     #: The OpenAPI document as published (embedded in generated packages for contract checks).
     openapi: JsonSchema | None = None
-    #: RPC-style operations (Deribit), sorted by name.
+    #: Every call, as read: Deribit's sorted by name, Deriv's WebSocket calls by schema file name.
     operations: list[Operation] = field(default_factory=list)
     #: Subscription channels (Deribit), sorted by name template.
     channels: list[Channel] = field(default_factory=list)
@@ -218,11 +248,13 @@ class ApiIR:
     ws_servers: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def call(self, name: str) -> WsCall:
-        for c in self.ws_calls:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+    def bound(self, kind: BindingKind) -> list[Operation]:
+        """The operations that have a binding of that kind, in IR order."""
+        return [op for op in self.operations if any(b.kind == kind for b in op.bindings)]
+
+    def binding_kinds(self) -> set[BindingKind]:
+        """Every wire the operations go over."""
+        return {b.kind for op in self.operations for b in op.bindings}
 
     def operation(self, name: str) -> Operation:
         for op in self.operations:

@@ -1,4 +1,4 @@
-"""Pydantic v2 models for WebSocket calls, via datamodel-code-generator called in-process.
+"""Pydantic v2 models for Deriv WebSocket calls (``deriv-ws`` operations), via datamodel-code-generator.
 
 One module per call holds its request model (strict), its response model (tolerant) and their
 nested classes. All datamodel-code-generator knobs are pinned in :data:`DMCG_OPTIONS`. Schemas
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CodegenError, Problem
-from .ir import WsCall
+from .ir import Operation
 from .limits import DEFAULT_LIMITS, Limits
 from .naming import identifier, pascal
 from .pysource import clean_text, comment
@@ -87,16 +87,16 @@ def class_base(call_name: str) -> str:
 
 
 def prepare_call(
-    call: WsCall, limits: Limits = DEFAULT_LIMITS
+    call: Operation, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[dict[str, Any], dict[str, str], list[str], list[Problem]]:
     """The document handed to datamodel-code-generator and the base class of each model in it."""
     problems: list[Problem] = []
     req_file, resp_file = call.source_files
-    request = strip_titles(inline_local_refs(call.request_schema, req_file, problems, limits))
+    request = strip_titles(inline_local_refs(call.params_schema, req_file, problems, limits))
     request = check_patterns(request, req_file, problems)
     for meta in ("auth_required", "auth_scopes"):
         request.pop(meta, None)
-    response = tolerant(strip_titles(inline_local_refs(call.response_schema, resp_file, problems, limits)))
+    response = tolerant(strip_titles(inline_local_refs(call.result_schema, resp_file, problems, limits)))
     base = class_base(call.name)
     used: set[str] = {f"{base}Response"}  # reserved for the response root while naming the request
     request_names, request_roots = assign_class_names(request, f"{base}Request", base, used)
@@ -139,7 +139,7 @@ def run_model_generator(
     return code, problems
 
 
-def generate_call_models(call: WsCall, source_label: str, limits: Limits = DEFAULT_LIMITS) -> CallModels:
+def generate_call_models(call: Operation, source_label: str, limits: Limits = DEFAULT_LIMITS) -> CallModels:
     doc, bases, roots, problems = prepare_call(call, limits)
     classes = tuple(sorted([*bases, *roots]))
     code, more = run_model_generator(doc, bases, list(classes), source_label, call.source_files[0])
@@ -294,7 +294,7 @@ def _strip_annotated(node: ast.expr) -> ast.expr:
 
 
 def build_call_models(
-    calls: Sequence[WsCall], source_label: str, limits: Limits = DEFAULT_LIMITS
+    calls: Sequence[Operation], source_label: str, limits: Limits = DEFAULT_LIMITS
 ) -> list[CallModels]:
     """Generate every call's module, in input order, in this process.
 

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Problem, SourcesError
-from .ir import Operation, WsCall
+from .ir import Operation
 
-#: What a rule is decided for: a WebSocket call (Deriv) or an RPC operation (Deribit; never streams).
-Call = WsCall | Operation
+#: What a rule is decided for: an operation, whatever its wire (Deriv WebSocket calls may stream,
+#: Deribit's JSON-RPC methods never do: their streams are channels).
+Call = Operation
 
 DEFAULT_READ_SCOPES = ("read",)
 
@@ -61,7 +62,7 @@ def _scalar(value: Any, where: str) -> bool | int | float | str:
 
 
 def _streams(call: Call) -> bool:
-    return isinstance(call, WsCall) and call.streams
+    return call.streaming is not None
 
 
 def reconnect_rules(

@@ -25,9 +25,9 @@ from typing import Any
 from . import __version__, pysource
 from .config import ApiConfig
 from .errors import CodegenError, Problem
-from .ir import ApiIR, WsCall
+from .ir import ApiIR, Operation
 from .models import CallModels, FieldSpec
-from .naming import identifier, param_name
+from .naming import param_name
 from .reconnect import ReconnectRule, reconnect_rules
 from .rest import RestBuild, RestOpView
 
@@ -56,7 +56,7 @@ class ParamView:
 
 @dataclass
 class CallView:
-    call: WsCall
+    op: Operation
     method: str
     module: str
     const: str
@@ -73,8 +73,16 @@ class CallView:
     rule: ReconnectRule = field(default_factory=lambda: ReconnectRule(False))
 
     @property
+    def streams(self) -> bool:
+        return self.op.streaming is not None
+
+    @property
+    def msg_types(self) -> tuple[str, ...]:
+        return msg_types(self.op)
+
+    @property
     def messages(self) -> str:
-        return ", ".join(self.call.msg_types)
+        return ", ".join(self.msg_types)
 
     @property
     def subscribe_method(self) -> str:
@@ -120,14 +128,19 @@ class PackageView:
 _CALL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
+def msg_types(op: Operation) -> tuple[str, ...]:
+    """Every ``msg_type`` a ``deriv-ws`` operation answers with."""
+    return op.binding("deriv-ws").msg_types
+
+
 def screen_calls(ir: ApiIR) -> None:
     """Leave out (and report) WebSocket calls whose name could not become a method, module and constant."""
-    kept: list[WsCall] = []
-    for call in ir.ws_calls:
-        if _CALL_NAME.fullmatch(call.name):
+    kept: list[Operation] = []
+    for call in ir.operations:
+        if _CALL_NAME.fullmatch(call.name) or not any(b.kind == "deriv-ws" for b in call.bindings):
             kept.append(call)
         else:
-            where = call.source_files[0] or call.name
+            where = call.source or call.name
             ir.problems.append(
                 Problem(
                     where,
@@ -135,7 +148,7 @@ def screen_calls(ir: ApiIR) -> None:
                     "skipped",
                 )
             )
-    ir.ws_calls = kept
+    ir.operations = kept
 
 
 def _names_in(annotation: str) -> set[str]:
@@ -168,9 +181,8 @@ def build_view(
     ir: ApiIR, models: list[CallModels], config: ApiConfig, package: str, rest: RestBuild | None = None
 ) -> PackageView:
     problems: list[Problem] = []
-    rules, rule_problems = reconnect_rules(
-        ir.ws_calls, config.reconnect, f"overrides/{ir.bundle.source}.toml"
-    )
+    ws_ops = ir.bound("deriv-ws")
+    rules, rule_problems = reconnect_rules(ws_ops, config.reconnect, f"overrides/{ir.bundle.source}.toml")
     problems.extend(rule_problems)
     by_call = {m.call: m for m in models}
     modules: dict[str, str] = {}
@@ -181,7 +193,7 @@ def build_view(
                 "the bundle names two calls alike"
             )
         modules[m.module] = m.call
-    single_msg = {c.msg_types[0]: c.name for c in ir.ws_calls if len(c.msg_types) == 1}
+    single_msg = {msg_types(c)[0]: c.name for c in ws_ops if len(msg_types(c)) == 1}
     # Flat export of model classes: names unique across modules are exported from ``models``.
     owners: dict[str, list[str]] = {}
     for m in models:
@@ -200,10 +212,10 @@ def build_view(
     type_imports: dict[str, set[str]] = {}
     typing_names: set[str] = {"Any"}
     uses_unset = False
-    for call in sorted(ir.ws_calls, key=lambda c: c.name):
+    for call in sorted(ws_ops, key=lambda c: c.name):
         m = by_call[call.name]
-        where = call.source_files[0] or call.name
-        method = config.methods.get(call.name) or identifier(call.name)
+        where = call.source or call.name
+        method = call.method_name
         pysource.ident(method, f"method name of call {call.name!r}", where)
         if method.startswith("_"):
             raise CodegenError(f"{where}: method name {method!r} of call {call.name!r} starts with '_'")
@@ -214,7 +226,8 @@ def build_view(
         used: set[str] = set()
         fields = [f for f in m.request_fields if f.json_name not in MANAGED_FIELDS]
         positional = None
-        if fields and fields[0].json_name == call.name and fields[0].required and fields[0].constant is None:
+        key = call.request_key
+        if fields and fields[0].json_name == key and fields[0].required and fields[0].constant is None:
             positional = _param(fields[0], used)
             fields = fields[1:]
         constants = [
@@ -236,11 +249,11 @@ def build_view(
         stream_types: list[tuple[str, str, str]] = []
         annotation = m.response_class
         rule = rules[call.name]
-        if call.streams:
+        if call.streaming is not None:
             seen = {m.response_class}
             # a stream that resumes as another call's after a reconnect also yields that call's messages
-            follow_up = ir.call(rule.resume.call).msg_types if rule.resume is not None else ()
-            for msg_type in dict.fromkeys((*call.msg_types, *follow_up)):
+            follow_up = msg_types(ir.operation(rule.resume.call)) if rule.resume is not None else ()
+            for msg_type in dict.fromkeys((*call.streaming.msg_types, *follow_up)):
                 other = single_msg.get(msg_type)
                 if other and other != call.name and other in by_call:
                     om = by_call[other]
@@ -255,7 +268,7 @@ def build_view(
         used_consts.add(const)
         calls.append(
             CallView(
-                call=call,
+                op=call,
                 method=method,
                 module=m.module,
                 const=const,
@@ -393,8 +406,8 @@ def schemas_document(ir: ApiIR) -> str:
     Kept exactly as published (a contract check must use the real contract), sorted for determinism.
     """
     calls = {
-        c.name: {"request": c.request_schema, "response": c.response_schema}
-        for c in sorted(ir.ws_calls, key=lambda c: c.name)
+        c.name: {"request": c.params_schema, "response": c.result_schema}
+        for c in sorted(ir.bound("deriv-ws"), key=lambda c: c.name)
     }
     doc = {"source": ir.bundle.source, "version": ir.bundle.version, "calls": calls}
     return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -4,7 +4,8 @@ Each request/response pair is classified by its structure alone, so a release wi
 reads with no code change:
 
 * **WebSocket call** - the response has a ``msg_type`` property and the request has a property
-  named after the call (``{"ticks": "R_100"}``);
+  named after the call (``{"ticks": "R_100"}``): an :class:`~deriv_codegen.ir.Operation` bound to
+  ``deriv-ws``, streaming (``deriv-subscribe``) when the request accepts ``subscribe``;
 * **REST, envelope** - every request property is one of ``headers``/``path``/``query``/``body``;
 * **REST, flat** - no ``msg_type`` in the response; the request lists HTTP parameters directly.
 
@@ -14,11 +15,13 @@ Anything else is reported as a problem and left out of the generated client.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..config import ApiConfig
 from ..errors import BundleError, LimitExceeded, Problem
-from ..ir import ApiIR, BundleInfo, RestShapedSchema, WsCall
+from ..ir import ApiIR, Binding, BundleInfo, Operation, RestShapedSchema, Streaming
+from ..naming import identifier
 from .files import BundleFiles
 from .openapi import read_openapi
 
@@ -28,8 +31,9 @@ ENVELOPE_KEYS = frozenset({"headers", "path", "query", "body"})
 
 
 def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | None = None) -> ApiIR:
-    """The IR of an Options bundle (``config`` is not needed: the bundle is read as published)."""
+    """The IR of an Options bundle, read as published (``config`` only names methods: ``[methods]``)."""
     ir = ApiIR(bundle=info)
+    methods = config.methods if config is not None else {}
     pairs: dict[str, dict[str, str]] = {}
     for name in files.names():
         m = _PAIR.match(name)
@@ -51,7 +55,7 @@ def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig 
         ir.problems.append(Problem(OPENAPI_FILE, "missing: no REST operations read", "skipped"))
 
     for stem in sorted(pairs):
-        _classify(stem, pairs[stem], files, ir)
+        _classify(stem, pairs[stem], files, ir, methods)
     return ir
 
 
@@ -87,7 +91,9 @@ def msg_types_of(response: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def _classify(stem: str, roles: dict[str, str], files: BundleFiles, ir: ApiIR) -> None:
+def _classify(
+    stem: str, roles: dict[str, str], files: BundleFiles, ir: ApiIR, methods: Mapping[str, str]
+) -> None:
     req_name, resp_name = roles.get("request"), roles.get("response")
     request = _load(files, req_name, ir)
     response = _load(files, resp_name, ir)
@@ -111,16 +117,23 @@ def _classify(stem: str, roles: dict[str, str], files: BundleFiles, ir: ApiIR) -
             )
             return
         scopes = request.get("auth_scopes") or ()
-        ir.ws_calls.append(
-            WsCall(
+        msg_types = msg_types_of(response) or (name,)
+        ir.operations.append(
+            Operation(
                 name=name,
+                namespace="",
+                method_name=methods.get(name) or identifier(name),
+                summary="",
                 description=str(request.get("description") or request.get("title") or name),
-                request_schema=request,
-                response_schema=response,
+                params_schema=request,
+                result_schema=response,
                 auth_required=bool(request.get("auth_required", 0)),
                 auth_scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
-                streams="subscribe" in req_props,
-                msg_types=msg_types_of(response) or (name,),
+                tags=(),
+                bindings=(Binding("deriv-ws", msg_types=msg_types),),
+                source=where,
+                streaming=Streaming("deriv-subscribe", msg_types) if "subscribe" in req_props else None,
+                request_key=name,
                 source_files=(req_name or "", resp_name or ""),
             )
         )
