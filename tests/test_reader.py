@@ -20,8 +20,8 @@ def read(path: Path):  # type: ignore[no-untyped-def]
 
 def test_websocket_calls_are_classified_by_structure() -> None:
     ir = read(FIXTURES / "mini")
-    assert [c.name for c in ir.operations] == ["fill", "greet", "order"]
-    assert ir.binding_kinds() == {"deriv-ws"}
+    assert [c.name for c in ir.bound("deriv-ws")] == ["fill", "greet", "order"]
+    assert ir.binding_kinds() == {"deriv-ws", "deriv-rest"}
     order = ir.operation("order")
     assert order.streaming == Streaming("deriv-subscribe", ("order", "fill"))
     assert order.auth_required
@@ -53,27 +53,71 @@ def test_what_cannot_be_interpreted_is_reported_not_dropped() -> None:
 
 def test_rest_operations_from_openapi() -> None:
     ir = read(FIXTURES / "mini")
-    ops = {(o.method, o.path): o for o in ir.rest_operations}
-    assert sorted(ops) == [("GET", "/v1/accounts/{id}"), ("GET", "/v1/health"), ("POST", "/v1/accounts/{id}")]
-    get = ops[("GET", "/v1/accounts/{id}")]
-    assert [(p.location, p.name, p.required) for p in get.parameters] == [
-        ("path", "id", True),
-        ("header", "Deriv-App-ID", True),
+    ops = {op.name: op for op in ir.bound("deriv-rest")}
+    assert sorted(ops) == ["GET /v1/accounts/{id}", "GET /v1/health", "POST /v1/accounts/{id}"]
+    get = ops["GET /v1/accounts/{id}"]
+    (http,) = get.bindings
+    assert (http.kind, http.http_method, http.path) == ("deriv-rest", "GET", "/v1/accounts/{id}")
+    assert http.locations == (("id", "path"), ("Deriv-App-ID", "header"))
+    assert get.params_schema == {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "Deriv-App-ID": {"type": "string"}},
+        "required": ["id", "Deriv-App-ID"],
+    }
+    assert [(r.status, r.content_type) for r in http.responses] == [
+        ("200", "application/json"),
+        ("404", None),
     ]
-    assert [(r.status, r.content_type) for r in get.responses] == [("200", "application/json"), ("404", None)]
-    assert get.responses[0].schema == {"$ref": "#/components/schemas/Account"}
-    assert [(s.scheme, s.scopes) for s in get.security or ()] == [("oauth2", ("trade",))]
+    assert http.responses[0].schema == get.result_schema == {"$ref": "#/components/schemas/Account"}
+    assert [(s.scheme, s.scopes) for s in http.security or ()] == [("oauth2", ("trade",))]
+    assert (get.auth_required, get.auth_scopes) == (True, ("trade",))
     assert get.tags == ("Accounts",)
     assert get.summary == "Get an account"
-    post = ops[("POST", "/v1/accounts/{id}")]
-    assert post.body is not None
-    assert post.body.required
-    assert post.body.content_type == "application/json"
-    assert post.security is None
-    assert ops[("GET", "/v1/health")].security == ()
+    assert get.method_name == "get_accounts_by_id"
+    post = ops["POST /v1/accounts/{id}"]
+    (post_http,) = post.bindings
+    assert post_http.locations == (("id", "path"), ("body", "body"))
+    assert post_http.body_content_type == "application/json"
+    assert post.params_schema["properties"]["body"] == {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+    }
+    assert post.params_schema["required"] == ["id", "body"]
+    assert post_http.security is None and not post.auth_required
+    assert ops["GET /v1/health"].bindings[0].security == ()
+    assert ops["GET /v1/health"].result_schema == {}
     (scheme,) = ir.security_schemes
     assert scheme.flows[0].token_url == "https://auth.example.invalid/token"
     assert "Account" in ir.components["schemas"]
+
+
+def test_rest_parameters_keep_their_own_description_and_one_name_goes_one_place(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(FIXTURES / "mini", bundle)
+    spec = json.loads((bundle / "rest-api-openapi.json").read_text())
+    spec["paths"]["/v1/things/{id}"] = {
+        "get": {
+            "parameters": [
+                {"name": "id", "in": "path", "schema": {"type": "string", "description": "schema's"}},
+                {"name": "id", "in": "query", "schema": {"type": "integer"}},
+                {"name": "q", "in": "query", "description": "Search.", "schema": {"type": "string"}},
+            ],
+            "responses": {"200": {"description": "OK"}},
+        }
+    }
+    (bundle / "rest-api-openapi.json").write_text(json.dumps(spec))
+    ir = read(bundle)
+    op = ir.operation("GET /v1/things/{id}")
+    assert op.bindings[0].locations == (("id", "path"), ("q", "query"))
+    assert op.params_schema["properties"] == {
+        "id": {"type": "string"},
+        "q": {"type": "string", "description": "Search."},
+    }
+    assert op.method_name == "get_things_by_id"
+    assert any(
+        p.where.endswith("GET /v1/things/{id}") and "'id' in 'query' has the name of a path one" in p.what
+        for p in ir.problems
+    )
 
 
 def test_a_new_call_generates_with_no_code_change(tmp_path: Path) -> None:
@@ -112,7 +156,7 @@ def test_a_new_call_generates_with_no_code_change(tmp_path: Path) -> None:
 def test_bundle_as_zip_with_a_leading_folder(tmp_path: Path) -> None:
     archive = shutil.make_archive(str(tmp_path / "mini"), "zip", root_dir=FIXTURES, base_dir="mini")
     ir = read(Path(archive))
-    assert [c.name for c in ir.operations] == ["fill", "greet", "order"]
+    assert [c.name for c in ir.bound("deriv-ws")] == ["fill", "greet", "order"]
 
 
 def test_invalid_json_is_reported(tmp_path: Path) -> None:
@@ -120,7 +164,7 @@ def test_invalid_json_is_reported(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "mini", bundle)
     (bundle / "greet_request.schema.json").write_text("{not json")
     ir = read(bundle)
-    assert "greet" not in [c.name for c in ir.operations]
+    assert "greet" not in [c.name for c in ir.bound("deriv-ws")]
     assert any(p.where == "greet_request.schema.json" and "not valid JSON" in p.what for p in ir.problems)
 
 

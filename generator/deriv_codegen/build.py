@@ -154,7 +154,7 @@ def renderer(ir: ApiIR) -> Renderer:
 
 
 def _render_deriv(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) -> Rendered:
-    """A Deriv API (WebSocket calls, REST operations) -> its client package's files."""
+    """A Deriv API (``deriv-ws`` and ``deriv-rest`` operations) -> its client package's files."""
     from .models import build_call_models
     from .render import build_view, render_package, screen_calls
     from .rest import build_rest
@@ -163,13 +163,13 @@ def _render_deriv(ir: ApiIR, config: ApiConfig, package: str, limits: Limits) ->
     label = f"{ir.bundle.source} {ir.bundle.version}"
     ws_ops = ir.bound("deriv-ws")
     models = build_call_models(ws_ops, label, limits)
-    rest = build_rest(ir, config, label)
+    rest = build_rest(ir, label)
     view = build_view(ir, models, config, package, rest)
     files = render_package(view, models, ir)
     problems = [*ir.problems, *(p for m in models for p in m.problems), *rest.problems, *view.problems]
     counts = {
         "ws_calls": len(ws_ops),
-        "rest_operations": len(ir.rest_operations),
+        "rest_operations": len(ir.bound("deriv-rest")),
         "rest_schemas": len(ir.rest_schemas),
     }
     return files, problems, counts

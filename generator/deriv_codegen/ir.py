@@ -5,10 +5,10 @@ Schemas are kept as plain JSON values (``dict``) exactly as read; renderers deri
 
 Every call, whatever the wire, is an :class:`Operation` (parameters, result, auth, streaming) with
 one or more :class:`Binding` entries saying how it goes over the wire: ``deriv-ws`` (a Deriv WebSocket
-call: ``{"ticks": "R_100"}``, answered by messages carrying a ``msg_type``), ``jsonrpc-ws`` and
+call: ``{"ticks": "R_100"}``, answered by messages carrying a ``msg_type``), ``deriv-rest`` (an HTTP
+request of the Deriv REST API: method, path, where each parameter goes), ``jsonrpc-ws`` and
 ``jsonrpc-http`` (a Deribit JSON-RPC method). A Deriv call that keeps answering after ``subscribe: 1``
 says so in :attr:`Operation.streaming`; Deribit's subscription channels are :class:`Channel` entries.
-The Deriv REST API is still read into :class:`RestOperation` entries (OpenAPI operations).
 """
 
 from __future__ import annotations
@@ -21,23 +21,11 @@ from .errors import Problem
 JsonSchema = dict[str, Any]
 
 
-ParamLocation = Literal["path", "query", "header", "cookie"]
-
-
-@dataclass(frozen=True)
-class RestParameter:
-    name: str
-    location: ParamLocation
-    required: bool
-    schema: JsonSchema
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class RestBody:
-    content_type: str
-    schema: JsonSchema
-    required: bool
+#: Where a ``deriv-rest`` parameter goes: in the URL path, the query string, a header, a cookie, or
+#: (the one parameter named :data:`BODY`) as the whole request body.
+ParamLocation = Literal["path", "query", "header", "cookie", "body"]
+#: The name of the request body among a ``deriv-rest`` operation's parameters.
+BODY = "body"
 
 
 @dataclass(frozen=True)
@@ -52,22 +40,6 @@ class RestResponse:
 class SecurityRequirement:
     scheme: str
     scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RestOperation:
-    method: str  # upper case
-    path: str
-    summary: str
-    description: str
-    tags: tuple[str, ...]
-    #: Kept for reference only: upstream operationIds are UUIDs, never used for names.
-    operation_id: str
-    parameters: tuple[RestParameter, ...]
-    body: RestBody | None
-    responses: tuple[RestResponse, ...]
-    #: ``None``: the spec says nothing; ``()``: explicitly no auth.
-    security: tuple[SecurityRequirement, ...] | None
 
 
 @dataclass(frozen=True)
@@ -120,9 +92,12 @@ class Binding:
 
     ``deriv-ws``: a JSON object on the Deriv WebSocket whose :attr:`Operation.request_key` property
     names the call (``{"ticks": "R_100"}``); each answer carries one of ``msg_types`` as ``msg_type``.
+    ``deriv-rest``: an HTTP request (``http_method``, ``path`` with ``{placeholders}``); ``locations``
+    says where each parameter of :attr:`Operation.params_schema` goes, ``responses`` lists every answer
+    the spec describes and ``security`` its requirements as published.
     ``jsonrpc-ws``: a JSON-RPC 2.0 request whose ``method`` is the operation's name, on the WebSocket.
     ``jsonrpc-http``: the same request over HTTP; ``http_method`` and ``path`` (relative to a server
-    URL, which carries the API's base path) say where. ``deriv-rest`` is for the Deriv REST API.
+    URL, which carries the API's base path) say where.
     """
 
     kind: BindingKind
@@ -130,6 +105,14 @@ class Binding:
     path: str = ""  # "/public/get_order_book"; jsonrpc-http / deriv-rest only
     #: deriv-ws only: every ``msg_type`` the call answers with (``ticks_history`` answers with four).
     msg_types: tuple[str, ...] = ()
+    #: deriv-rest only: ``(parameter, location)`` for every parameter, in the spec's order.
+    locations: tuple[tuple[str, ParamLocation], ...] = ()
+    #: deriv-rest only: the media type of the request body (``application/json``), if it has one.
+    body_content_type: str = ""
+    #: deriv-rest only: every answer, by status (``200``, ``404``, ``101``...), in the spec's order.
+    responses: tuple[RestResponse, ...] = ()
+    #: deriv-rest only: ``None``: the spec says nothing; ``()``: explicitly no auth.
+    security: tuple[SecurityRequirement, ...] | None = None
 
 
 StreamingKind = Literal["deriv-subscribe"]
@@ -168,10 +151,12 @@ class Operation:
     description: str
     #: One JSON object schema of the call's parameters (``properties``, ``required``, descriptions,
     #: defaults). ``deriv-ws``: the whole request object as published (``ticks``, ``subscribe``,
-    #: ``req_id``... and the ``auth_*`` keys).
+    #: ``req_id``... and the ``auth_*`` keys); ``deriv-rest``: one property per path, query, header and
+    #: cookie parameter (its description the parameter's) and :data:`BODY` for the request body.
     params_schema: JsonSchema
-    #: The schema of the success answer: JSON-RPC: its ``result`` (``$ref``\s resolve against
-    #: ``ApiIR.components``); ``deriv-ws``: the whole answer message, ``msg_type`` included.
+    #: The schema of the success answer: JSON-RPC: its ``result``; ``deriv-ws``: the whole answer
+    #: message, ``msg_type`` included; ``deriv-rest``: the first 2xx answer's (``{}``: none; every
+    #: answer is in the binding). ``$ref``\s resolve against ``ApiIR.components``.
     result_schema: JsonSchema
     auth_required: bool
     #: Scopes the call needs, where known (``("trade:read_write",)``); ``()`` when unknown or none.
@@ -179,7 +164,7 @@ class Operation:
     tags: tuple[str, ...]
     bindings: tuple[Binding, ...]
     #: Where it was read: ``"<file>: GET /public/get_order_book"``, ``"<overrides>: [operations...]"``,
-    #: ``"ticks_request.schema.json"``.
+    #: ``"ticks_request.schema.json"``. A ``deriv-rest`` operation's name is ``"GET /v1/health"``.
     source: str
     #: ``spec`` when read from the bundle, ``override`` when described by the project's override file.
     origin: OperationOrigin = "spec"
@@ -231,14 +216,14 @@ class Channel:
 @dataclass
 class ApiIR:
     bundle: BundleInfo
-    rest_operations: list[RestOperation] = field(default_factory=list)
     rest_schemas: list[RestShapedSchema] = field(default_factory=list)
     security_schemes: list[SecurityScheme] = field(default_factory=list)
-    #: OpenAPI ``components``, for resolving ``$ref`` in REST operations.
+    #: OpenAPI ``components``, for resolving ``$ref`` in ``deriv-rest`` and JSON-RPC operations.
     components: JsonSchema = field(default_factory=dict)
     #: The OpenAPI document as published (embedded in generated packages for contract checks).
     openapi: JsonSchema | None = None
-    #: Every call, as read: Deribit's sorted by name, Deriv's WebSocket calls by schema file name.
+    #: Every call, as read: Deribit's sorted by name; Deriv's REST operations in the spec's order, then
+    #: its WebSocket calls by schema file name.
     operations: list[Operation] = field(default_factory=list)
     #: Subscription channels (Deribit), sorted by name template.
     channels: list[Channel] = field(default_factory=list)

@@ -308,7 +308,7 @@ def build_view(
         typing_names=sorted(typing_names),
         uses_unset=uses_unset,
         msg_type_models=msg_type_models,
-        rest_operation_count=len(ir.rest_operations),
+        rest_operation_count=len(ir.bound("deriv-rest")),
         rest_schema_count=len(ir.rest_schemas),
         rest=rest if rest is not None and rest.ops else None,
         rest_client_class=config.rest_client_class,

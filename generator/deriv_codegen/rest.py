@@ -1,9 +1,9 @@
-"""REST operations -> models and method views for the generated REST clients.
+"""``deriv-rest`` operations -> models and method views for the generated REST clients.
 
 * Method names come from the path (``GET /payment-agents/v1/agents/{id}`` ->
-  ``get_agents_by_id``), never from the spec's UUID operationIds; ``[rest.methods]`` in the API's
-  override file renames the ones that read poorly. Paths are the API's contract, so names are
-  stable across releases.
+  ``get_agents_by_id``: :func:`deriv_codegen.readers.openapi.derived_name`), never from the spec's
+  UUID operationIds; ``[rest.methods]`` in the API's override file renames the ones that read poorly.
+  Paths are the API's contract, so names are stable across releases.
 * Operations whose only answer is ``101 Switching Protocols`` are WebSocket endpoints, not REST
   methods: they are listed by name (``demo``, ``real``, ``public``) for the connect helpers.
 * One module of models (``rest_models.py``): the spec's component schemas (tolerant), each
@@ -19,14 +19,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import pysource
-from .config import ApiConfig
 from .errors import CodegenError, Problem
-from .ir import ApiIR, RestOperation
+from .ir import BODY, ApiIR, Binding, Operation
 from .models import REQUEST_BASE, RESPONSE_BASE, FieldSpec, request_fields, run_model_generator
 from .naming import identifier, param_name, pascal, snake, unique
 from .schema_prep import assign_class_names, strip_titles, tolerant
 
-_VERSION = re.compile(r"^v\d+$")
 #: Property names that carry credentials, and descriptions that say a value is one.
 _SECRET_NAME = re.compile(r"(^|_)(token|password|secret|otp|pat|api_key)$", re.I)
 _SECRET_TEXT = re.compile(r"personal access token|one-time password|\botp\b", re.I)
@@ -81,24 +79,26 @@ class RestBuild:
     problems: tuple[Problem, ...]
 
 
-def op_key(op: RestOperation) -> str:
-    return f"{op.method} {op.path}"
+def http(op: Operation) -> Binding:
+    """The operation's ``deriv-rest`` binding: method, path, parameter locations, answers, security."""
+    return op.binding("deriv-rest")
 
 
-def is_websocket_endpoint(op: RestOperation) -> bool:
-    statuses = {r.status for r in op.responses}
+def op_key(op: Operation) -> str:
+    """``"GET /v1/health"``: the operation's name, and its key in ``[rest.methods]``."""
+    return op.name
+
+
+def is_websocket_endpoint(op: Operation) -> bool:
+    statuses = {r.status for r in http(op).responses}
     return "101" in statuses and not any(s.startswith("2") for s in statuses)
 
 
-def derived_name(op: RestOperation) -> str:
-    segments = [s for s in op.path.strip("/").split("/") if s]
-    version_at = max((i for i, s in enumerate(segments) if _VERSION.match(s)), default=-1)
-    tail = segments[version_at + 1 :] or segments
-    static = [snake(s) for s in tail if not s.startswith("{")]
-    name = "_".join([op.method.lower(), *static])
-    if tail and tail[-1].startswith("{"):
-        name += "_by_" + snake(tail[-1].strip("{}"))
-    return identifier(name)
+def body_schema(op: Operation) -> Any:
+    """The request body's schema, ``None`` when the operation has no body."""
+    if (BODY, "body") not in http(op).locations:
+        return None
+    return op.params_schema["properties"][BODY]
 
 
 def _py_type(schema: Any) -> str:
@@ -141,14 +141,15 @@ def _rewrite_refs(node: Any) -> Any:
     return out
 
 
-def build_rest(ir: ApiIR, config: ApiConfig, source_label: str) -> RestBuild:
+def build_rest(ir: ApiIR, source_label: str) -> RestBuild:
     problems: list[Problem] = []
+    rest_ops = ir.bound("deriv-rest")
     ws_endpoints = sorted(
-        (snake(op.path.rstrip("/").rsplit("/", 1)[-1]), op.path)
-        for op in ir.rest_operations
+        (snake(http(op).path.rstrip("/").rsplit("/", 1)[-1]), http(op).path)
+        for op in rest_ops
         if is_websocket_endpoint(op)
     )
-    ops = [op for op in ir.rest_operations if not is_websocket_endpoint(op)]
+    ops = [op for op in rest_ops if not is_websocket_endpoint(op)]
     if not ops:
         return RestBuild(None, (), tuple(ws_endpoints), (), ())
     components = (ir.components or {}).get("schemas") or {}
@@ -167,18 +168,18 @@ def build_rest(ir: ApiIR, config: ApiConfig, source_label: str) -> RestBuild:
         roots += more_roots
 
     method_names: set[str] = set()
-    plans: list[tuple[RestOperation, str, str | None, list[tuple[str, str | None]]]] = []
+    plans: list[tuple[Operation, str, str | None, list[tuple[str, str | None]]]] = []
     for op in ops:
         key = op_key(op)
-        method = config.rest_methods.get(key) or derived_name(op)
-        method = unique([method], method_names)
+        method = unique([op.method_name], method_names)
         pysource.ident(method, "method name", f"rest-api-openapi.json: {key}")
         if method.startswith("_"):
             raise CodegenError(f"rest-api-openapi.json: {key}: method name {method!r} starts with '_'")
         base = pascal(method)
         body_class = None
-        if op.body is not None and op.body.content_type == "application/json" and op.body.schema:
-            body = strip_titles(_rewrite_refs(op.body.schema))
+        raw_body = body_schema(op)
+        if http(op).body_content_type == "application/json" and raw_body:
+            body = strip_titles(_rewrite_refs(raw_body))
             _mark_secrets(body)
             if "$ref" in body and len(body) == 1:
                 body_class = body["$ref"].rsplit("/", 1)[-1]
@@ -188,7 +189,7 @@ def build_rest(ir: ApiIR, config: ApiConfig, source_label: str) -> RestBuild:
                 bases.update(dict.fromkeys(names, REQUEST_BASE))
                 roots += more_roots
                 body_class = names[0]
-        success = [r for r in op.responses if r.status.startswith("2")]
+        success = [r for r in http(op).responses if r.status.startswith("2")]
         responses: list[tuple[str, str | None]] = []
         for r in success:
             if r.schema is None:
@@ -234,7 +235,7 @@ def _drop_class(code: str, name: str) -> str:
 
 
 def _view(
-    op: RestOperation,
+    op: Operation,
     method: str,
     body_class: str | None,
     responses: list[tuple[str, str | None]],
@@ -245,17 +246,23 @@ def _view(
     used: set[str] = set()
     params: list[RestParam] = []
     app_id_header = None
-    for p in op.parameters:
-        if p.location == "header" and p.name.lower() == "deriv-app-id":
-            app_id_header = p.name
+    properties = op.params_schema["properties"]
+    required = set(op.params_schema.get("required", ()))
+    for wire, location in http(op).locations:
+        if location == "body":
             continue
-        if p.location == "header" and p.name.lower() == "authorization":
+        if location == "header" and wire.lower() == "deriv-app-id":
+            app_id_header = wire
             continue
-        if p.location == "cookie":
-            problems.append(Problem(op_key(op), f"cookie parameter {p.name!r} not supported; left out"))
+        if location == "header" and wire.lower() == "authorization":
             continue
-        name = param_name(identifier(p.name), p.name, used)
-        params.append(RestParam(name, p.name, p.location, _py_type(p.schema), p.required, p.description))
+        if location == "cookie":
+            problems.append(Problem(op_key(op), f"cookie parameter {wire!r} not supported; left out"))
+            continue
+        schema = properties[wire]
+        description = str(schema.get("description", ""))
+        name = param_name(identifier(wire), wire, used)
+        params.append(RestParam(name, wire, location, _py_type(schema), wire in required, description))
     body_fields: tuple[FieldSpec, ...] = ()
     if body_class is not None and body_class in defs:
         fields = request_fields(code, body_class, defs[body_class])
@@ -263,13 +270,12 @@ def _view(
         # still carries its JSON name.
         body_fields = tuple(replace(f, name=param_name(f.name, f.json_name, used)) for f in fields)
     kinds = sorted({c or "None" for _, c in responses}) or ["None"]
-    scopes = tuple(s for req in op.security or () for s in req.scopes)
     return RestOpView(
         key=op_key(op),
         const=method.upper(),
         method_name=method,
-        http_method=op.method,
-        path=op.path,
+        http_method=http(op).http_method,
+        path=http(op).path,
         summary=op.summary,
         description=op.description,
         params=tuple(sorted(params, key=lambda p: not p.required)),
@@ -277,8 +283,8 @@ def _view(
         body_fields=body_fields,
         responses=tuple(responses),
         return_annotation=" | ".join(kinds),
-        needs_auth=bool(op.security),
-        scopes=scopes,
+        needs_auth=op.auth_required,
+        scopes=op.auth_scopes,
         app_id_header=app_id_header,
     )
 

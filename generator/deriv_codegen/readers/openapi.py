@@ -1,27 +1,53 @@
-"""Read an OpenAPI 3.x document's operations and security schemes into the IR (leniently)."""
+"""Read an OpenAPI 3.x document's operations and security schemes into the IR (leniently).
+
+Each operation becomes an :class:`~deriv_codegen.ir.Operation` named ``"GET /v1/health"``, bound to
+``deriv-rest``: its parameters (and its request body, as the parameter ``body``) in ``params_schema``,
+where each goes in the binding. Method names come from the path (``GET /payment-agents/v1/agents/{id}``
+-> ``get_agents_by_id``), never from the spec's UUID operationIds, unless ``[rest.methods]`` of the
+API's override file names one.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 from ..errors import BundleError, Problem
 from ..ir import (
+    BODY,
     ApiIR,
+    Binding,
+    JsonSchema,
     OAuthFlow,
+    Operation,
     ParamLocation,
-    RestBody,
-    RestOperation,
-    RestParameter,
     RestResponse,
     SecurityRequirement,
     SecurityScheme,
 )
+from ..naming import identifier, snake
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _LOCATIONS = ("path", "query", "header", "cookie")
+_VERSION = re.compile(r"^v\d+$")
 
 
-def read_openapi(doc: Any, ir: ApiIR, where: str) -> None:
+def derived_name(http_method: str, path: str) -> str:
+    """``GET /payment-agents/v1/agents/{id}`` -> ``get_agents_by_id``: the path after its version."""
+    segments = [s for s in path.strip("/").split("/") if s]
+    version_at = max((i for i, s in enumerate(segments) if _VERSION.match(s)), default=-1)
+    tail = segments[version_at + 1 :] or segments
+    static = [snake(s) for s in tail if not s.startswith("{")]
+    name = "_".join([http_method.lower(), *static])
+    if tail and tail[-1].startswith("{"):
+        name += "_by_" + snake(tail[-1].strip("{}"))
+    return identifier(name)
+
+
+def read_openapi(doc: Any, ir: ApiIR, where: str, methods: Mapping[str, str] | None = None) -> None:
+    """Append the document's operations to ``ir.operations``; ``methods``: ``"METHOD /path"`` -> name."""
     if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
         raise BundleError(f"{where}: not an OpenAPI document (no 'paths' object)")
     components = doc.get("components") if isinstance(doc.get("components"), dict) else {}
@@ -47,11 +73,12 @@ def read_openapi(doc: Any, ir: ApiIR, where: str) -> None:
                 continue
             here = f"{where}: {method.upper()} {path}"
             try:
-                ir.rest_operations.append(
-                    _operation(method, path, op, shared, root_security, resolver, ir, here)
-                )
+                operation = _operation(method, path, op, shared, root_security, resolver, ir, here)
             except (KeyError, TypeError, ValueError) as exc:
                 ir.problems.append(Problem(here, f"cannot interpret operation ({exc!r}); skipped", "skipped"))
+                continue
+            name = (methods or {}).get(operation.name)
+            ir.operations.append(replace(operation, method_name=name) if name else operation)
 
 
 class _Resolver:
@@ -92,8 +119,10 @@ def _operation(
     resolver: _Resolver,
     ir: ApiIR,
     here: str,
-) -> RestOperation:
-    params: dict[tuple[str, str], RestParameter] = {}
+) -> Operation:
+    #: (location, name) -> (schema, required, description): a later one of a location and name (the
+    #: operation's own) replaces an earlier one (the path item's) in the earlier one's place.
+    params: dict[tuple[str, str], tuple[Any, bool, str]] = {}
     for raw in [*shared, *op.get("parameters", [])]:
         p = resolver.deref(raw)
         loc = p.get("in")
@@ -102,22 +131,41 @@ def _operation(
                 Problem(here, f"parameter {p.get('name')!r} in {loc!r} not understood; skipped")
             )
             continue
-        params[(loc, p["name"])] = RestParameter(
-            name=p["name"],
-            location=cast(ParamLocation, loc),
-            required=bool(p.get("required", loc == "path")),
-            schema=p.get("schema") or {},
-            description=str(p.get("description", "")),
+        params[(loc, p["name"])] = (
+            p.get("schema") or {},
+            bool(p.get("required", loc == "path")),
+            str(p.get("description", "")),
         )
-    body = None
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    locations: list[tuple[str, ParamLocation]] = []
+
+    def add(name: str, loc: ParamLocation, prop: Any, needed: bool) -> None:
+        if name in properties:
+            taken = dict(locations)[name]
+            ir.problems.append(
+                Problem(here, f"parameter {name!r} in {loc!r} has the name of a {taken} one; skipped")
+            )
+            return
+        properties[name] = prop
+        locations.append((name, loc))
+        if needed:
+            required.append(name)
+
+    for (loc, name), (schema, needed, description) in params.items():
+        # the parameter's description, not its schema's, describes it
+        prop = {k: v for k, v in schema.items() if k != "description"} if isinstance(schema, dict) else {}
+        if description:
+            prop["description"] = description
+        add(name, cast(ParamLocation, loc), prop, needed)
+    content_type = ""
     if "requestBody" in op:
         rb = resolver.deref(op["requestBody"])
         content = rb.get("content") or {}
         ctype = "application/json" if "application/json" in content else next(iter(sorted(content)), "")
         if ctype:
-            body = RestBody(
-                ctype, (content[ctype] or {}).get("schema") or {}, bool(rb.get("required", False))
-            )
+            content_type = ctype
+            add(BODY, "body", (content[ctype] or {}).get("schema") or {}, bool(rb.get("required", False)))
         else:
             ir.problems.append(Problem(here, "requestBody without content; body ignored"))
     responses = []
@@ -138,15 +186,31 @@ def _operation(
             for scheme, scopes in sorted(req.items())
         )
     tags = op.get("tags") or ()
-    return RestOperation(
-        method=method.upper(),
-        path=path,
+    params_schema: JsonSchema = {"type": "object", "properties": properties}
+    if required:
+        params_schema["required"] = required
+    success = [r.schema for r in responses if r.status.startswith("2") and r.schema is not None]
+    return Operation(
+        name=f"{method.upper()} {path}",
+        namespace="",
+        method_name=derived_name(method, path),
         summary=str(op.get("summary", "")),
         description=str(op.get("description", "")),
+        params_schema=params_schema,
+        result_schema=success[0] if success else {},
+        auth_required=bool(security),
+        auth_scopes=tuple(s for req in security or () for s in req.scopes),
         tags=tuple(str(t) for t in tags),
-        operation_id=str(op.get("operationId", "")),
-        parameters=tuple(params.values()),
-        body=body,
-        responses=tuple(responses),
-        security=security,
+        bindings=(
+            Binding(
+                "deriv-rest",
+                method.upper(),
+                path,
+                locations=tuple(locations),
+                body_content_type=content_type,
+                responses=tuple(responses),
+                security=security,
+            ),
+        ),
+        source=here,
     )

@@ -31,9 +31,11 @@ ENVELOPE_KEYS = frozenset({"headers", "path", "query", "body"})
 
 
 def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | None = None) -> ApiIR:
-    """The IR of an Options bundle, read as published (``config`` only names methods: ``[methods]``)."""
+    """The IR of an Options bundle, read as published (``config`` only names methods: ``[methods]``,
+    ``[rest.methods]``)."""
     ir = ApiIR(bundle=info)
     methods = config.methods if config is not None else {}
+    rest_methods = config.rest_methods if config is not None else {}
     pairs: dict[str, dict[str, str]] = {}
     for name in files.names():
         m = _PAIR.match(name)
@@ -46,7 +48,7 @@ def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig 
 
     if OPENAPI_FILE in files.files:
         try:
-            read_openapi(files.json(OPENAPI_FILE), ir, where=OPENAPI_FILE)
+            read_openapi(files.json(OPENAPI_FILE), ir, where=OPENAPI_FILE, methods=rest_methods)
         except LimitExceeded:
             raise  # a limit stops the run; an unreadable file is only reported
         except BundleError as exc:
