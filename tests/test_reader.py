@@ -173,3 +173,23 @@ def test_unknown_layout_and_missing_path_are_clear_errors(tmp_path: Path) -> Non
         read_bundle(FIXTURES / "mini", "nope", MINI_INFO)
     with pytest.raises(BundleError, match="no such file"):
         read_bundle(tmp_path / "missing.zip", "deriv-options-zip", BundleInfo("x", "y", "", ""))
+
+
+def test_the_renderer_is_picked_by_the_wires_the_operations_are_bound_to() -> None:
+    from dataclasses import replace
+
+    from deriv_codegen import build
+    from deriv_codegen.errors import CodegenError
+    from deriv_codegen.ir import ApiIR
+
+    from .conftest import MINI_RPC, MINI_RPC_INFO
+
+    deriv = read(FIXTURES / "mini")
+    rpc = read_bundle(MINI_RPC, "deribit-openapi", MINI_RPC_INFO)
+    assert rpc.binding_kinds() <= {"jsonrpc-ws", "jsonrpc-http"}
+    assert build.renderer(deriv) is build._render_deriv
+    assert build.renderer(rpc) is build._render_rpc
+    assert build.renderer(ApiIR(bundle=MINI_INFO)) is build._render_deriv  # nothing read: the Deriv one
+    mixed = replace(deriv, operations=[*deriv.operations, *rpc.operations])
+    with pytest.raises(CodegenError, match="not both"):
+        build.renderer(mixed)
