@@ -20,6 +20,7 @@ from .transport import JsonObject, Transport
 UrlSource = str | Callable[[], str | Awaitable[str]]
 
 R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 
 def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mapping[str, Any]) -> JsonObject:
@@ -39,6 +40,15 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
         else:
             body[key] = value
     return body
+
+
+def model_validator(model: type[M]) -> Callable[[Any], M]:
+    """``model``'s core validator (built now if the model defers it). Calling it directly skips the
+    ``model_validate`` wrapper: the hot path of every stream message."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
+    validate: Callable[[Any], M] = model.__pydantic_validator__.validate_python
+    return validate
 
 
 def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
@@ -99,10 +109,13 @@ class Stream(Generic[R]):
         self._payload = payload
         self._default = default_type
         self._types = types_by_msg_type
+        self._validate: Callable[[Any], R] | None = None
+        self._validators: dict[str, Callable[[Any], R]] = {}
         self._check = check
         self._timeout = timeout
         self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
         self._messages: AsyncIterator[JsonObject] | None = None
+        self._pop: Callable[[], JsonObject | None] | None = None
 
     @property
     def call(self) -> CallInfo:
@@ -123,6 +136,7 @@ class Stream(Generic[R]):
             raise RuntimeError(f"{self._info.name} stream is already open; a Stream is used once")
         self._cm = self._transport.subscribe(self._payload, info=self._info, timeout=self._timeout)
         self._messages = await self._cm.__aenter__()
+        self._pop = getattr(self._messages, "pop_nowait", None)
         peek = getattr(self._messages, "peek", None)
         first = peek() if peek is not None else None
         if first is not None and "error" in first:  # refused at once (a bad symbol, no balance): say so here
@@ -147,14 +161,21 @@ class Stream(Generic[R]):
     async def __anext__(self) -> R:
         if self._messages is None:
             raise RuntimeError(f"use the {self._info.name} stream inside 'async with'")
-        message = await self._messages.__anext__()
+        message = self._pop() if self._pop is not None else None
+        if message is None:
+            message = await self._messages.__anext__()
         if self._check is not None:
             self._check(self._info, message)
         if "error" in message:
             raise_for_error(self._info, message)
-        model = self._types.get(message.get("msg_type", ""), self._default) if self._types else self._default
+        validate = self._validate
+        if validate is None:  # the models' core validators, looked up once (built now if deferred)
+            self._validate = validate = model_validator(self._default)
+            self._validators = {k: model_validator(m) for k, m in self._types.items()}
+        if self._validators:
+            validate = self._validators.get(message.get("msg_type", ""), validate)
         try:
-            return model.model_validate(message)
+            return validate(message)
         except ValidationError as exc:
             raise ResponseError(
                 f"{self._info.name}: cannot read the message: {_problems(exc)}", raw=message

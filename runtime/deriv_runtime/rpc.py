@@ -27,10 +27,10 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .calls import CallInfo
-from .client import TransportClient, _Connect, _problems
+from .client import TransportClient, _Connect, _problems, model_validator
 from .errors import ResponseError, jsonrpc_error
 from .transport import JsonObject, Transport
 
@@ -105,9 +105,11 @@ class Notification(NamedTuple, Generic[T]):
 
 
 def _validator(annotation: Any) -> Callable[[Any], Any]:
-    """The function that reads a value as ``annotation`` (a model's own, or a cached adapter's)."""
-    validate = getattr(annotation, "model_validate", None)
-    return validate if callable(validate) else _adapter(annotation).validate_python
+    """The function that reads a value as ``annotation``: a model's core validator, or a cached
+    adapter's."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model_validator(annotation)
+    return _adapter(annotation).validate_python
 
 
 class RpcStream(Generic[T]):
@@ -130,6 +132,7 @@ class RpcStream(Generic[T]):
         self._timeout = timeout
         self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
         self._messages: AsyncIterator[JsonObject] | None = None
+        self._pop: Callable[[], JsonObject | None] | None = None
 
     @property
     def channels(self) -> list[str]:
@@ -148,6 +151,7 @@ class RpcStream(Generic[T]):
             raise RuntimeError("this stream is already open; an RpcStream is used once")
         self._cm = self._transport.subscribe(self._payload, timeout=self._timeout)
         self._messages = await self._cm.__aenter__()
+        self._pop = getattr(self._messages, "pop_nowait", None)
         peek = getattr(self._messages, "peek", None)
         first = peek() if peek is not None else None
         if first is not None and "error" in first:  # refused at once (an unknown channel, no auth)
@@ -170,9 +174,11 @@ class RpcStream(Generic[T]):
     async def __anext__(self) -> Notification[T]:
         if self._messages is None:
             raise RuntimeError("use the stream inside 'async with'")
-        messages = self._messages
+        messages, pop = self._messages, self._pop
         while True:
-            message = await messages.__anext__()
+            message = pop() if pop is not None else None
+            if message is None:
+                message = await messages.__anext__()
             params = message.get("params")
             if params is not None and message.get("method") == "subscription":
                 try:
