@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .calls import CallInfo
-from .errors import APIError, RequestValidationError, ResponseError
+from .errors import APIError, DerivError, RequestValidationError, ResponseError
 from .transport import JsonObject, Transport
 
 UrlSource = str | Callable[[], str | Awaitable[str]]
@@ -88,7 +88,73 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<message>'}: {e['msg']}" for e in errors)
 
 
-class Stream(Generic[R]):
+class StreamBase:
+    """What every typed stream shares: opening the transport's subscription within a deadline,
+    refusing at ``async with`` when the first answer is an error, ``gaps``/``dropped``, and ending
+    the subscription when the block is left. Subclasses read each message."""
+
+    #: What the stream is, for messages (``"ticks"``, ``"public/subscribe"``).
+    _what = "stream"
+
+    def __init__(
+        self, transport: Transport, payload: JsonObject, timeout: float | None, info: CallInfo | None = None
+    ) -> None:
+        self._transport = transport
+        self._payload = payload
+        self._timeout = timeout
+        self._subscribe_info = info
+        self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
+        self._messages: AsyncIterator[JsonObject] | None = None
+        self._pop: Callable[[], JsonObject | None] | None = None
+
+    @property
+    def gaps(self) -> int:
+        """Times this stream was interrupted by a lost connection and resumed (0 if never)."""
+        return int(getattr(self._messages, "gaps", 0))
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the consumer fell behind (see the transport's overflow policy)."""
+        return int(getattr(self._messages, "dropped", 0))
+
+    def _refusal(self, first: Mapping[str, Any]) -> BaseException:
+        """The exception for a first answer that carries an error."""
+        raise NotImplementedError
+
+    async def __aenter__(self: SB) -> SB:
+        if self._cm is not None:
+            raise RuntimeError(f"{self._what} stream is already open; a stream is used once")
+        self._cm = self._transport.subscribe(self._payload, info=self._subscribe_info, timeout=self._timeout)
+        self._messages = await self._cm.__aenter__()
+        self._pop = getattr(self._messages, "pop_nowait", None)
+        peek = getattr(self._messages, "peek", None)
+        first = peek() if peek is not None else None
+        if first is not None and "error" in first:  # refused at once (a bad symbol, no balance): say so here
+            error = self._refusal(first)
+            cm, self._messages, self._pop = self._cm, None, None
+            await cm.__aexit__(type(error), error, None)
+            raise error
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        cm, self._messages, self._pop = self._cm, None, None
+        if cm is not None:
+            await cm.__aexit__(exc_type, exc, tb)
+
+    async def _wait_message(self) -> JsonObject:
+        """The next message when none is buffered (subclasses first try ``self._pop()``, which takes
+        a buffered one without a coroutine: the hot path under load)."""
+        if self._messages is None:
+            raise RuntimeError(f"use the {self._what} stream inside 'async with'")
+        return await self._messages.__anext__()
+
+
+SB = TypeVar("SB", bound=StreamBase)
+
+
+class Stream(StreamBase, Generic[R]):
     """A live subscription: ``async with`` opens it, ``async for`` yields typed messages.
 
     Leaving the ``async with`` block ends the subscription.
@@ -104,66 +170,34 @@ class Stream(Generic[R]):
         check: Callable[[CallInfo, Mapping[str, Any]], None] | None = None,
         timeout: float | None = None,
     ) -> None:
-        self._transport = transport
+        super().__init__(transport, payload, timeout, info)
         self._info = info
-        self._payload = payload
+        self._what = info.name
         self._default = default_type
         self._types = types_by_msg_type
         self._validate: Callable[[Any], R] | None = None
         self._validators: dict[str, Callable[[Any], R]] = {}
         self._check = check
-        self._timeout = timeout
-        self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
-        self._messages: AsyncIterator[JsonObject] | None = None
-        self._pop: Callable[[], JsonObject | None] | None = None
 
     @property
     def call(self) -> CallInfo:
         return self._info
 
-    @property
-    def gaps(self) -> int:
-        """Times this stream was interrupted by a lost connection and resumed (0 if never)."""
-        return int(getattr(self._messages, "gaps", 0))
-
-    @property
-    def dropped(self) -> int:
-        """Messages dropped because the consumer fell behind (see the transport's overflow policy)."""
-        return int(getattr(self._messages, "dropped", 0))
-
-    async def __aenter__(self) -> Stream[R]:
-        if self._cm is not None:
-            raise RuntimeError(f"{self._info.name} stream is already open; a Stream is used once")
-        self._cm = self._transport.subscribe(self._payload, info=self._info, timeout=self._timeout)
-        self._messages = await self._cm.__aenter__()
-        self._pop = getattr(self._messages, "pop_nowait", None)
-        peek = getattr(self._messages, "peek", None)
-        first = peek() if peek is not None else None
-        if first is not None and "error" in first:  # refused at once (a bad symbol, no balance): say so here
-            try:
-                raise_for_error(self._info, first)
-            except BaseException as exc:
-                cm, self._messages = self._cm, None
-                await cm.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        cm, self._messages = self._cm, None
-        if cm is not None:
-            await cm.__aexit__(exc_type, exc, tb)
+    def _refusal(self, first: Mapping[str, Any]) -> BaseException:
+        try:
+            raise_for_error(self._info, first)
+        except DerivError as exc:
+            return exc
+        return ResponseError(f"{self._info.name}: the first answer carries an error", raw=first)
 
     def __aiter__(self) -> Stream[R]:
         return self
 
     async def __anext__(self) -> R:
-        if self._messages is None:
-            raise RuntimeError(f"use the {self._info.name} stream inside 'async with'")
-        message = self._pop() if self._pop is not None else None
+        pop = self._pop
+        message = pop() if pop is not None else None
         if message is None:
-            message = await self._messages.__anext__()
+            message = await self._wait_message()
         if self._check is not None:
             self._check(self._info, message)
         if "error" in message:

@@ -24,13 +24,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, context
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from types import TracebackType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .calls import CallInfo
-from .client import TransportClient, _Connect, _problems, model_validator
+from .client import StreamBase, TransportClient, _Connect, _problems, model_validator
 from .errors import ResponseError, jsonrpc_error
 from .transport import JsonObject, Transport
 
@@ -112,7 +111,7 @@ def _validator(annotation: Any) -> Callable[[Any], Any]:
     return _adapter(annotation).validate_python
 
 
-class RpcStream(Generic[T]):
+class RpcStream(StreamBase, Generic[T]):
     """Channels subscribed in one request: ``async with`` subscribes, ``async for`` yields
     :class:`Notification` values, leaving the block unsubscribes. After a reconnect the channels are
     subscribed again (``gaps`` counts the interruptions)."""
@@ -124,61 +123,27 @@ class RpcStream(Generic[T]):
         if len(set(names)) != len(names):
             raise ValueError(f"a channel is named twice: {names}")
         private = any(c.private for c in channels)
-        self._method = "private/subscribe" if private else "public/subscribe"
-        self._payload: JsonObject = {"method": self._method, "params": {"channels": names}}
+        self._method = self._what = "private/subscribe" if private else "public/subscribe"
+        super().__init__(transport, {"method": self._method, "params": {"channels": names}}, timeout)
         self._types = {c.name: c.data_type for c in channels}
         self._validators = {c.name: _validator(c.data_type) for c in channels}
-        self._transport = transport
-        self._timeout = timeout
-        self._cm: AbstractAsyncContextManager[AsyncIterator[JsonObject]] | None = None
-        self._messages: AsyncIterator[JsonObject] | None = None
-        self._pop: Callable[[], JsonObject | None] | None = None
 
     @property
     def channels(self) -> list[str]:
         return list(self._types)
 
-    @property
-    def gaps(self) -> int:
-        return int(getattr(self._messages, "gaps", 0))
-
-    @property
-    def dropped(self) -> int:
-        return int(getattr(self._messages, "dropped", 0))
-
-    async def __aenter__(self) -> RpcStream[T]:
-        if self._cm is not None:
-            raise RuntimeError("this stream is already open; an RpcStream is used once")
-        self._cm = self._transport.subscribe(self._payload, timeout=self._timeout)
-        self._messages = await self._cm.__aenter__()
-        self._pop = getattr(self._messages, "pop_nowait", None)
-        peek = getattr(self._messages, "peek", None)
-        first = peek() if peek is not None else None
-        if first is not None and "error" in first:  # refused at once (an unknown channel, no auth)
-            error = jsonrpc_error(self._method, first["error"])
-            cm, self._messages = self._cm, None
-            await cm.__aexit__(type(error), error, None)
-            raise error
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        cm, self._messages = self._cm, None
-        if cm is not None:
-            await cm.__aexit__(exc_type, exc, tb)
+    def _refusal(self, first: Mapping[str, Any]) -> BaseException:
+        return jsonrpc_error(self._method, first["error"])
 
     def __aiter__(self) -> RpcStream[T]:
         return self
 
     async def __anext__(self) -> Notification[T]:
-        if self._messages is None:
-            raise RuntimeError("use the stream inside 'async with'")
-        messages, pop = self._messages, self._pop
         while True:
+            pop = self._pop
             message = pop() if pop is not None else None
             if message is None:
-                message = await messages.__anext__()
+                message = await self._wait_message()
             params = message.get("params")
             if params is not None and message.get("method") == "subscription":
                 try:
