@@ -411,3 +411,20 @@ def test_error_data_never_shows_in_the_message() -> None:
     assert SECRET not in str(error) and SECRET not in repr(error) and "bad token" not in str(error)
     long = jsonrpc_error("public/test", {"code": 1, "message": "m" * 1000})
     assert len(str(long)) < 250 and long.message == "m" * 1000
+
+
+def test_the_heartbeat_the_caller_set_is_set_again_on_every_new_connection() -> None:
+    p = JsonRpcProtocol()
+    assert [json.loads(o.data)["method"] for o in p.resubscribe()] == []  # none set: nothing to restore
+    out = p.call("public/set_heartbeat", {"method": "public/set_heartbeat", "params": {"interval": 30}})
+    p.receive(json.dumps({"jsonrpc": "2.0", "id": out.req_id, "result": "ok"}))
+    p.connection_lost()
+    (again,) = p.resubscribe()
+    sent = json.loads(again.data)
+    assert sent["method"] == "public/set_heartbeat" and sent["params"] == {"interval": 30}
+    assert sent["id"] != out.req_id
+    ignored = p.receive(json.dumps({"jsonrpc": "2.0", "id": sent["id"], "result": "ok"}))
+    assert isinstance(ignored, Ignored) and ignored.quiet  # our own bookkeeping: swallowed
+    p.call("public/disable_heartbeat", {"method": "public/disable_heartbeat"})
+    p.connection_lost()
+    assert p.resubscribe() == []

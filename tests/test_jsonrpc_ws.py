@@ -148,3 +148,23 @@ def test_a_silent_json_rpc_peer_is_bounded_by_deadlines() -> None:
             await transport.close()
 
     run(scenario)
+
+
+def test_the_heartbeat_is_set_again_after_a_reconnect() -> None:
+    peer = JsonRpcPeer({"public/set_heartbeat": lambda params: "ok"})
+
+    async def scenario() -> None:
+        async with connected(peer) as transport:
+            heartbeat = {"method": "public/set_heartbeat", "params": {"interval": 15}}
+            assert (await transport.request(heartbeat, timeout=5))["result"] == "ok"
+            peer.connections[-1].transport.abort()
+            while len([r for r in peer.requests if r["method"] == "public/set_heartbeat"]) < 2:
+                await asyncio.sleep(0.01)
+            again = [r for r in peer.requests if r["method"] == "public/set_heartbeat"][-1]
+            assert again["params"] == {"interval": 15} and len(peer.connections) == 2
+            await peer.heartbeat()  # the new connection's test_request is answered too
+            while peer.tests_answered < 1:
+                await asyncio.sleep(0.01)
+            assert transport.ignored_frames == 0  # the restored heartbeat's answer is swallowed quietly
+
+    run(scenario)

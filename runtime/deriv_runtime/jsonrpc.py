@@ -72,6 +72,9 @@ class JsonRpcProtocol:
         self._by_channel: dict[str, StreamState] = {}
         #: keys of streams not subscribed on the current connection (lost with the last one).
         self._offline: set[int] = set()
+        #: The heartbeat interval the caller set (``public/set_heartbeat``): a heartbeat belongs to
+        #: a connection, so it is set again on every new one (``None``: off).
+        self.heartbeat: int | None = None
 
     # -- outgoing ---------------------------------------------------------------------------------
 
@@ -99,7 +102,12 @@ class JsonRpcProtocol:
         out = self._encode(payload, req_id)  # refuses a broken request before anything is registered
         self.pending[req_id] = label
         method = payload["method"]
-        if method.endswith(("/unsubscribe", "/unsubscribe_all")):
+        if method == "public/set_heartbeat":
+            interval = (payload.get("params") or {}).get("interval")
+            self.heartbeat = interval if type(interval) is int else None
+        elif method == "public/disable_heartbeat":
+            self.heartbeat = None
+        elif method.endswith(("/unsubscribe", "/unsubscribe_all")):
             params = payload.get("params") or {}
             channels = params.get("channels")
             named = tuple(c for c in channels if isinstance(c, str)) if isinstance(channels, list) else ()
@@ -328,11 +336,16 @@ class JsonRpcProtocol:
         return True
 
     def resubscribe(self) -> list[Outgoing]:
-        """Requests that re-open every live public stream on a new connection. Private streams wait
-        for :meth:`authenticated`."""
-        return [
-            self._resend(s) for s in list(self.streams.values()) if not s.private and s.key in self._offline
-        ]
+        """Requests that restore a new connection: the heartbeat the caller set (its answer swallowed),
+        then every live public stream. Private streams wait for :meth:`authenticated`."""
+        out = []
+        if self.heartbeat is not None:
+            req_id = next(self._ids)
+            self._discard[req_id] = "public/set_heartbeat"
+            params = {"interval": self.heartbeat}
+            out.append(self._encode({"method": "public/set_heartbeat", "params": params}, req_id))
+        lost = [s for s in list(self.streams.values()) if not s.private and s.key in self._offline]
+        return out + [self._resend(s) for s in lost]
 
     def authenticated(self) -> list[Outgoing]:
         """The new connection is authenticated: requests that re-open the private streams it lost."""
