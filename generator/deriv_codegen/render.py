@@ -18,9 +18,9 @@ import ast
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from . import __version__, pysource
 from .config import ApiConfig
@@ -94,7 +94,9 @@ class CallView:
 
 
 @dataclass
-class PackageView:
+class PackageIdentity:
+    """What every generated package says about itself (names, versions, where it came from)."""
+
     package: str
     dist_name: str
     dist_version: str
@@ -106,6 +108,10 @@ class PackageView:
     sha256: str
     header: str
     generator_version: str
+
+
+@dataclass
+class PackageView(PackageIdentity):
     calls: list[CallView]
     type_imports: list[tuple[str, list[str]]]  # (module, names) for TYPE_CHECKING
     model_exports: list[tuple[str, str]]  # (class, module)
@@ -290,7 +296,7 @@ def build_view(
         if name in by_call
     )
     return PackageView(
-        **package_identity(ir, config, package),
+        **asdict(package_identity(ir, config, package)),
         calls=calls,
         type_imports=sorted((mod, sorted(names)) for mod, names in type_imports.items() if names),
         model_exports=exports,
@@ -320,22 +326,6 @@ def _rest_type_imports(rest: RestBuild | None) -> list[str]:
         for f in op.body_fields:
             names |= _names_in(f.annotation) & known
     return sorted(names)
-
-
-class PackageIdentity(TypedDict):
-    """What every generated package says about itself (names, versions, where it came from)."""
-
-    package: str
-    dist_name: str
-    dist_version: str
-    title: str
-    client_class: str
-    sync_client_class: str
-    source: str
-    version: str
-    sha256: str
-    header: str
-    generator_version: str
 
 
 def package_identity(ir: ApiIR, config: ApiConfig, package: str) -> PackageIdentity:

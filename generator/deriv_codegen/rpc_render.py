@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import pysource
@@ -26,7 +26,7 @@ from .errors import CodegenError, Problem
 from .ir import ApiIR, Channel, Operation
 from .naming import identifier, param_name, pascal
 from .reconnect import ReconnectRule, reconnect_rules
-from .render import ParamView, _param, auth_sentence, environment, package_identity
+from .render import PackageIdentity, ParamView, _param, auth_sentence, environment, package_identity
 from .rpc_models import ChannelModels, OperationModels
 
 #: Attributes of the generated clients (and their runtime bases) a namespace must not take.
@@ -111,18 +111,7 @@ class ChannelView:
 
 
 @dataclass
-class RpcPackageView:
-    package: str
-    dist_name: str
-    dist_version: str
-    title: str
-    client_class: str
-    sync_client_class: str
-    source: str
-    version: str
-    sha256: str
-    header: str
-    generator_version: str
+class RpcPackageView(PackageIdentity):
     namespaces: list[NamespaceView]
     operations: list[OpView]
     channels: list[ChannelView]
@@ -326,7 +315,7 @@ def build_rpc_view(
         )
 
     return RpcPackageView(
-        **package_identity(ir, config, package),
+        **asdict(package_identity(ir, config, package)),
         namespaces=[namespaces[k] for k in sorted(namespaces)],
         operations=operations,
         channels=channels,
