@@ -21,7 +21,6 @@ ends with :class:`StreamOverflow` on the consumer's next read. Memory never grow
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import random
 import time
@@ -32,6 +31,7 @@ from typing import Any, Literal
 
 from websockets.exceptions import ConnectionClosed
 
+from ._dispatching import connection_class
 from ._redact import RedactingLogger, redact_text, redact_url
 from .calls import CallInfo
 from .errors import (
@@ -39,26 +39,19 @@ from .errors import (
     ConnectionFailed,
     ConnectionLost,
     OutcomeUnknown,
-    StreamOverflow,
     TransportClosed,
     TransportError,
 )
 from .protocol import Protocol
+from .stream_queue import Gap, OverflowPolicy, StreamQueue
 from .transport import JsonObject
 from .wire import Ignored, Reply, Respond, StreamMessage, StreamState, Wire
 
 logger = logging.getLogger("deriv_runtime.ws")
 
+__all__ = ["Gap", "OverflowPolicy", "ReconnectPolicy", "StreamQueue", "UrlSource", "WebSocketTransport"]
+
 UrlSource = str | Callable[[], str | Awaitable[str]]
-OverflowPolicy = Literal["drop_oldest", "fail"]
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A stretch of time in which a stream received nothing because the connection was down."""
-
-    lost_at: float
-    resumed_at: float
 
 
 @dataclass(frozen=True)
@@ -71,139 +64,6 @@ class ReconnectPolicy:
     def delay(self, attempt: int) -> float:
         base = min(self.max_delay, self.initial_delay * 2.0**attempt)
         return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
-
-
-class StreamQueue:
-    """Bounded buffer between the reader and one stream's consumer (an async iterator).
-
-    Bounded twice: in messages (``maxlen``) and in bytes of the frames they came in (``max_bytes``),
-    so a few huge unread messages cannot take the memory that many small ones may.
-    """
-
-    __slots__ = (
-        "_bytes",
-        "_ended",
-        "_error",
-        "_items",
-        "_max_bytes",
-        "_maxlen",
-        "_policy",
-        "_sizes",
-        "_waiter",
-        "dropped",
-        "gaps",
-        "last_gap",
-    )
-
-    def __init__(self, maxlen: int, policy: OverflowPolicy, max_bytes: int = 2**62) -> None:
-        self._items: collections.deque[JsonObject] = collections.deque()
-        self._sizes: collections.deque[int] = collections.deque()
-        self._bytes = 0
-        self._maxlen = maxlen
-        self._max_bytes = max_bytes
-        self._policy = policy
-        self._waiter: asyncio.Future[None] | None = None
-        self._ended = False
-        self._error: BaseException | None = None
-        #: Messages dropped because the consumer fell behind (policy ``"drop_oldest"``).
-        self.dropped = 0
-        #: Times the stream was interrupted by a lost connection and resumed.
-        self.gaps = 0
-        self.last_gap: Gap | None = None
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def push(self, message: JsonObject, size: int = 0) -> None:
-        if self._ended:
-            return
-        items = self._items
-        if len(items) >= self._maxlen or (items and self._bytes + size > self._max_bytes):
-            if self._policy == "fail":
-                full = (
-                    f"{self._maxlen} messages"
-                    if len(items) >= self._maxlen
-                    else f"{self._max_bytes} bytes unread"
-                )
-                self.fail(StreamOverflow(f"stream buffer full ({full}): consumer fell behind"))
-                return
-            while items and (len(items) >= self._maxlen or self._bytes + size > self._max_bytes):
-                items.popleft()
-                self._bytes -= self._sizes.popleft()
-                self.dropped += 1
-        items.append(message)
-        self._sizes.append(size)
-        self._bytes += size
-        self._wake()
-
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes (as received on the wire) of the messages waiting for the consumer."""
-        return self._bytes
-
-    def end(self) -> None:
-        self._ended = True
-        self._wake()
-
-    def fail(self, error: BaseException) -> None:
-        self._error = error
-        self._ended = True
-        self._items.clear()
-        self._sizes.clear()
-        self._bytes = 0
-        self._wake()
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    def gap(self, gap: Gap) -> None:
-        self.gaps += 1
-        self.last_gap = gap
-
-    def pop_nowait(self) -> JsonObject | None:
-        """The next buffered message, or ``None`` when none is (then ``await`` the iterator: it also
-        tells the end and errors). Lets a consumer skip a coroutine per message under load."""
-        if self._items:
-            self._bytes -= self._sizes.popleft()
-            return self._items.popleft()
-        return None
-
-    def peek(self) -> JsonObject | None:
-        """The next message without taking it, if one is buffered."""
-        return self._items[0] if self._items else None
-
-    async def wait_first(self) -> None:
-        """Wait until a message is buffered or the stream ended."""
-        while not self._items and not self._ended:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __aiter__(self) -> StreamQueue:
-        return self
-
-    async def __anext__(self) -> JsonObject:
-        while True:
-            if self._items:
-                self._bytes -= self._sizes.popleft()
-                return self._items.popleft()
-            if self._error is not None:
-                raise self._error
-            if self._ended:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
 
 
 class _Call:
@@ -240,59 +100,6 @@ class _Call:
 
 #: Seconds between two warnings about ignored frames; the ones in between are only counted.
 IGNORED_LOG_INTERVAL = 10.0
-
-
-def _connection_class() -> type[Any]:
-    """A ``websockets`` client connection that hands each data message to a callback, inline.
-
-    The stock connection queues frames for a ``recv()`` coroutine; dispatching from the read
-    callback instead saves a task switch per message (calls answer sooner, streams deliver more).
-    Backpressure is ours: every stream buffer is bounded.
-
-    This overrides ``process_event``, an internal method of ``websockets``: the dependency is bounded
-    to the versions it is tested with (pyproject.toml), the method's presence is checked here, and a
-    test fails loudly if the hook stops being called.
-    """
-    from websockets.asyncio.client import ClientConnection
-    from websockets.frames import Frame, Opcode
-
-    if not callable(getattr(ClientConnection, "process_event", None)):
-        from importlib.metadata import version
-
-        raise ImportError(
-            f"websockets {version('websockets')} is not supported: its connection has no process_event "
-            "hook; install the version deriv-codegen declares (pip install 'websockets<18')"
-        )
-
-    class DispatchingConnection(ClientConnection):
-        on_message: Callable[[bytes], None] | None = None
-        _fragments: list[bytes] | None = None
-        #: Data messages handed to ``on_message`` (a test checks that the hook is still called).
-        dispatched = 0
-
-        def process_event(self, event: Any) -> None:
-            handler = self.on_message
-            if handler is None or self.response is None or not isinstance(event, Frame):
-                super().process_event(event)
-                return
-            opcode = event.opcode
-            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-                if event.fin:
-                    self.dispatched += 1
-                    handler(bytes(event.data))
-                else:
-                    self._fragments = [bytes(event.data)]
-            elif opcode is Opcode.CONT:
-                if self._fragments is not None:
-                    self._fragments.append(bytes(event.data))
-                    if event.fin:
-                        data, self._fragments = b"".join(self._fragments), None
-                        self.dispatched += 1
-                        handler(data)
-            else:
-                super().process_event(event)
-
-    return DispatchingConnection
 
 
 class WebSocketTransport:
@@ -388,7 +195,7 @@ class WebSocketTransport:
         try:
             ws: Any = await connect(
                 url,
-                create_connection=_connection_class(),
+                create_connection=connection_class(),
                 logger=RedactingLogger("websockets.client"),
                 open_timeout=self._open_timeout,
                 ping_interval=self._ping_interval,
