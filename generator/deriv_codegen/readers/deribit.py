@@ -30,7 +30,6 @@ no longer applies is reported too (so a corrected upstream document shows what t
 from __future__ import annotations
 
 import copy
-import json
 import keyword
 import re
 from collections.abc import Mapping
@@ -38,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ApiConfig, load_api_config
-from ..errors import BundleError, Problem, SourcesError
+from ..errors import BundleError, Problem
 from ..ir import ApiIR, Binding, BundleInfo, Channel, ChannelParameter, JsonSchema, Operation
 from ..naming import identifier
+from .deribit_overrides import METHOD_NAME, Overrides
+from .deribit_schemas import SchemaReader
 from .files import BundleFiles
 
 LAYOUT = "deribit-openapi"
@@ -49,22 +50,9 @@ DEFAULT_OVERRIDES_DIR = Path(__file__).resolve().parents[3] / "schemas" / "overr
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PATH_ITEM_KEYS = frozenset({*HTTP_METHODS, "parameters", "summary", "description", "servers", "$ref"})
-JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
-_NAME = re.compile(r"^/?(?P<ns>public|private)/(?P<method>[A-Za-z_][A-Za-z0-9_]*)$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_MAX_REF_HOPS = 32
-_FIX_KEYS = frozenset({"required", "add_params", "rename_result_properties", "scopes", "websocket_only"})
-_ADD_KEYS = frozenset(
-    {"summary", "description", "tags", "params", "result", "scopes", "websocket_only", "answered"}
-)
-#: Schema keywords whose value is a map of schemas, a list of schemas, or one schema.
 #: Members of a JSON-RPC answer's envelope, beside ``result``/``error``.
 _ENVELOPE = frozenset({"jsonrpc", "id", "testnet", "usIn", "usOut", "usDiff"})
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "$defs", "dependentSchemas"})
-_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
-_SCHEMA_ONE = frozenset(
-    {"items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else"}
-)
 
 
 def read_deribit_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | None = None) -> ApiIR:
@@ -103,215 +91,7 @@ def _document_name(files: BundleFiles) -> str:
     )
 
 
-class Overrides:
-    """The ``[reader]`` table of an override file, checked for shape (a malformed one is a
-    :class:`~deriv_codegen.errors.SourcesError`: it is the project's own file)."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.prose_types: dict[str, JsonSchema] = {}
-        self.fix: dict[str, dict[str, Any]] = {}
-        self.add: dict[str, dict[str, Any]] = {}
-        self.schemas: dict[str, JsonSchema] = {}
-        self.channels: dict[str, dict[str, Any]] = {}
-        self.servers: dict[str, str] = {}
-        self.ws_servers: dict[str, str] = {}
-
-    @classmethod
-    def parse(cls, table: Mapping[str, Any], where: str) -> Overrides:
-        o = cls(where)
-        known = {"pin", "prose_types", "fix", "add", "schemas", "channels", "servers", "ws_servers"}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise SourcesError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        o.prose_types = o._tables(table, "prose_types")
-        o.fix = o._tables(table, "fix")
-        o.add = o._tables(table, "add")
-        o.schemas = o._tables(table, "schemas")
-        o.channels = o._tables(table, "channels")
-        o.servers = o._strings(table, "servers")
-        o.ws_servers = o._strings(table, "ws_servers")
-        for name, entry in o.fix.items():
-            o._check_keys(f"fix.{name!r}", entry, _FIX_KEYS)
-        for name, entry in o.add.items():
-            o._check_keys(f"add.{name!r}", entry, _ADD_KEYS)
-            if not _NAME.match(name):
-                raise SourcesError(f"{where}: add.{name!r}: a method name is public/<name> or private/<name>")
-            if not isinstance(entry.get("params", {}), Mapping):
-                raise SourcesError(f"{where}: add.{name!r}.params must be a table of name = schema")
-            result = entry.get("result", {})
-            if isinstance(result, str) and result not in o.schemas:
-                raise SourcesError(f"{where}: add.{name!r}.result names no schema of [reader.schemas]")
-            if not isinstance(result, (str, Mapping)):
-                raise SourcesError(f"{where}: add.{name!r}.result must be a schema or a schema's name")
-        return o
-
-    def _tables(self, table: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
-        value = table.get(key, {})
-        if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
-            raise SourcesError(f"{self.where}: {key} must be a table of tables")
-        return {str(k): _plain(v) for k, v in value.items()}
-
-    def _strings(self, table: Mapping[str, Any], key: str) -> dict[str, str]:
-        value = table.get(key, {})
-        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-            raise SourcesError(f"{self.where}: {key} must be a table of url = description")
-        return {str(k): str(v) for k, v in value.items()}
-
-    def _check_keys(self, what: str, entry: Mapping[str, Any], allowed: frozenset[str]) -> None:
-        unknown = sorted(set(entry) - allowed)
-        if unknown:
-            raise SourcesError(
-                f"{self.where}: {what} has unknown key(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(allowed))}"
-            )
-        for key in ("required", "scopes", "tags"):
-            value = entry.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise SourcesError(f"{self.where}: {what}.{key} must be a list of strings")
-        for key in ("add_params", "rename_result_properties"):
-            if not isinstance(entry.get(key, {}), Mapping):
-                raise SourcesError(f"{self.where}: {what}.{key} must be a table")
-        for key in ("websocket_only", "answered"):
-            if not isinstance(entry.get(key, False), bool):
-                raise SourcesError(f"{self.where}: {what}.{key} must be true or false")
-
-
-def _plain(value: Any) -> Any:
-    """A deep copy of a TOML value as plain dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _ptr(path: tuple[str, ...]) -> str:
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
-
-
-class _DeribitReader:
-    def __init__(self, doc: dict[str, Any], name: str, overrides: Overrides, ir: ApiIR) -> None:
-        self.doc = doc
-        self.name = name
-        self.o = overrides
-        self.ir = ir
-
-    # -- reporting and references ------------------------------------------------------------------
-
-    def problem(self, where: str, what: str, severity: Any = "warning") -> None:
-        self.ir.problems.append(Problem(where, what, severity))
-
-    def resolve(self, ref: Any) -> Any:
-        """The node a local ``$ref`` points at; ``KeyError`` when it does not resolve."""
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise KeyError(ref)
-        target: Any = self.doc
-        for raw in ref[2:].split("/"):
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(target, dict) and part in target:
-                target = target[part]
-            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
-                target = target[int(part)]
-            else:
-                raise KeyError(ref)
-        return target
-
-    def deref(self, node: Any, where: str) -> Any:
-        """``node`` with ``$ref``\\s followed (loops and dangling refs reported, read as ``{}``)."""
-        seen: list[str] = []
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if ref in seen or len(seen) >= _MAX_REF_HOPS:
-                self.problem(where, f"$ref loop through {' -> '.join(map(str, seen))}; read as any value")
-                return {}
-            seen.append(ref)
-            try:
-                node = self.resolve(ref)
-            except KeyError:
-                self.problem(where, f"$ref {ref!r} does not resolve; read as any value")
-                return {}
-        return node
-
-    # -- schemas -------------------------------------------------------------------------------------
-
-    def fix_schema(self, schema: Any, where: str) -> JsonSchema:
-        """A corrected deep copy of ``schema``: prose types mapped, enums matched to their type,
-        unresolvable ``$ref``\\s replaced; each correction reported."""
-        if not isinstance(schema, dict):
-            if schema is not None:
-                self.problem(where, f"schema is {type(schema).__name__}, not an object; read as any value")
-            return {}
-        fixed = copy.deepcopy(schema)
-        stack: list[tuple[dict[str, Any], tuple[str, ...]]] = [(fixed, ())]
-        while stack:
-            node, path = stack.pop()
-            self._fix_node(node, path, where)
-            for key, value in node.items():
-                if key in _SCHEMA_MAPS and isinstance(value, dict):
-                    stack.extend((v, (*path, key, str(k))) for k, v in value.items() if isinstance(v, dict))
-                elif key in _SCHEMA_LISTS and isinstance(value, list):
-                    stack.extend(
-                        (v, (*path, key, str(i))) for i, v in enumerate(value) if isinstance(v, dict)
-                    )
-                elif key in _SCHEMA_ONE and isinstance(value, dict):
-                    stack.append((value, (*path, key)))
-        return fixed
-
-    def _fix_node(self, node: dict[str, Any], path: tuple[str, ...], where: str) -> None:
-        at = f"{where} {_ptr(path)}" if path else where
-        ref = node.get("$ref")
-        if ref is not None:
-            try:
-                self.resolve(ref)
-            except KeyError:
-                self.problem(at, f"$ref {ref!r} does not resolve; read as any value")
-                keep = {k: node[k] for k in ("description",) if k in node}
-                node.clear()
-                node.update(keep)
-                return
-        kind = node.get("type")
-        if isinstance(kind, str) and kind not in JSON_TYPES:
-            replacement = self.o.prose_types.get(kind)
-            if replacement is None:
-                replacement = (
-                    {"type": "object"}
-                    if "properties" in node
-                    else {"type": "array"}
-                    if "items" in node
-                    else {}
-                )
-                how = "not in [reader.prose_types]"
-            else:
-                how = "from [reader.prose_types]"
-            del node["type"]
-            for k, v in replacement.items():
-                if k == "type" or k not in node:
-                    node[k] = copy.deepcopy(v)
-            self.problem(at, f"prose type {kind!r} is not a JSON type; read as {_brief(replacement)} ({how})")
-        elif kind is not None and not isinstance(kind, (str, list)):
-            self.problem(at, f"type {kind!r} is not a JSON type; read as any value")
-            del node["type"]
-        enum = node.get("enum")
-        if (
-            node.get("type") == "string"
-            and isinstance(enum, list)
-            and not all(isinstance(v, str) for v in enum)
-        ):
-            node["enum"] = [v if isinstance(v, str) else json.dumps(v) for v in enum]
-            self.problem(at, "enum of a string has values that are not strings; read as their text")
-        props = node.get("properties")
-        required = node.get("required")
-        if isinstance(props, dict) and isinstance(required, list):
-            missing = [r for r in required if r not in props]
-            if missing:
-                node["required"] = [r for r in required if r in props]
-                self.problem(
-                    at, f"required names no property: {', '.join(map(str, missing))}; dropped from required"
-                )
-
+class _DeribitReader(SchemaReader):
     # -- the document -------------------------------------------------------------------------------
 
     def read(self, config: ApiConfig) -> None:
@@ -367,7 +147,7 @@ class _DeribitReader:
             if not isinstance(item, dict):
                 self.problem(where, "path item is not an object; skipped", "skipped")
                 continue
-            m = _NAME.match(str(path))
+            m = METHOD_NAME.match(str(path))
             if not m:
                 self.problem(where, "not a /public/<method> or /private/<method> path; skipped", "skipped")
                 continue
@@ -592,7 +372,7 @@ class _DeribitReader:
                     where, "the document describes this method now; its description kept, the entry unused"
                 )
                 continue
-            m = _NAME.match(wire)
+            m = METHOD_NAME.match(wire)
             assert m is not None  # checked by Overrides.parse
             properties: dict[str, Any] = {}
             required: list[str] = []
@@ -751,7 +531,3 @@ def _list(value: Any) -> list[Any]:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _brief(schema: JsonSchema) -> str:
-    return json.dumps(schema, sort_keys=True) if schema else "any value"
