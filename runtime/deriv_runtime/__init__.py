@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         RequestValidationError,
         ResponseError,
+        SecondFactorRequired,
         TooManyRequests,
         TransportError,
     )
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "JsonRpcError": ".errors",
     "OutcomeUnknown": ".errors",
     "PermissionDenied": ".errors",
+    "SecondFactorRequired": ".errors",
     "RequestValidationError": ".errors",
     "ResponseError": ".errors",
     "TooManyRequests": ".errors",
@@ -74,6 +76,7 @@ __all__ = [
     "RequestValidationError",
     "ResponseError",
     "ResponseModel",
+    "SecondFactorRequired",
     "Stream",
     "TooManyRequests",
     "Transport",

@@ -12,7 +12,8 @@
     ├── JsonRpcError                a JSON-RPC ``error``: ``.method``, ``.code``, ``.message``, ``.data``
     │   ├── TooManyRequests         a rate limit (Deribit 10028 ...); ``.retry_after`` seconds, when hinted
     │   ├── AuthenticationError     missing, invalid or expired credentials / token (10000, 13004, 13009 ...)
-    │   └── PermissionDenied        authenticated, but not allowed / scope too narrow (13021, 13403 ...)
+    │   ├── PermissionDenied        authenticated, but not allowed / scope too narrow (13021, 13403 ...)
+    │   └── SecondFactorRequired    13668 security_key_authorization_error: needs 2FA; never retried
     ├── StreamOverflow              a stream's consumer fell behind (policy "fail")
     └── TransportError              the connection failed, closed, or a wait timed out
         ├── ConnectionFailed        could not connect (or reconnect: gave up)
@@ -234,8 +235,19 @@ class PermissionDenied(JsonRpcError):
     codes = frozenset({11042, 13021, 13403})
 
 
+class SecondFactorRequired(JsonRpcError):
+    """The method needs the account's second factor (2FA, a security key): Deribit's 13668
+    ``security_key_authorization_error``. Not an authentication failure and not retried by the
+    runtime (retrying cannot supply the factor): confirm the operation with the second factor, or
+    call it from a key/account without 2FA for that action."""
+
+    codes = frozenset({13668})
+
+
 _JSONRPC_ERRORS: dict[int, type[JsonRpcError]] = {
-    code: cls for cls in (TooManyRequests, AuthenticationError, PermissionDenied) for code in cls.codes
+    code: cls
+    for cls in (TooManyRequests, AuthenticationError, PermissionDenied, SecondFactorRequired)
+    for code in cls.codes
 }
 _MESSAGE_CHARS = 200
 
