@@ -242,9 +242,11 @@ class _Connect(Generic[K]):
         strict: bool,
         options: Any,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        setup: Callable[[K], None] | None = None,
     ) -> None:
         self._cls, self._url, self._timeout, self._strict, self._options = cls, url, timeout, strict, options
         self._on_close = on_close
+        self._setup = setup
         self._client: K | None = None
 
     async def __aenter__(self) -> K:
@@ -258,6 +260,8 @@ class _Connect(Generic[K]):
                 await self._on_close()
             raise
         self._client = self._cls(transport, timeout=self._timeout, strict=self._strict)
+        if self._setup is not None:
+            self._setup(self._client)
         return self._client
 
     async def __aexit__(

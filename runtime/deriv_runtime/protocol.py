@@ -176,3 +176,8 @@ class Protocol:
             self._by_req[state.req_id] = state
             out.append(self._encode(state.payload, state.req_id))
         return out
+
+    def authenticated(self) -> list[Outgoing]:
+        """Nothing waits for authentication here: Deriv streams are all re-opened by
+        :meth:`resubscribe` (the connection's credentials travel in its URL)."""
+        return []

@@ -17,7 +17,7 @@ heartbeat answer), an :class:`Ignored` is counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from .calls import Resume
@@ -67,8 +67,10 @@ class Reply:
     ended: list[StreamState] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class StreamMessage:
+class StreamMessage(NamedTuple):
+    """A message for one stream's buffer. A tuple: it is made for every stream message, and a wire on
+    the hot path builds it without a Python-level constructor (``tuple.__new__(StreamMessage, ...)``)."""
+
     stream: StreamState
     message: JsonObject
 
@@ -127,4 +129,9 @@ class Wire(Protocol):
 
     def resubscribe(self) -> list[Outgoing]:
         """Frames that re-open the live streams on a new connection."""
+        ...
+
+    def authenticated(self) -> list[Outgoing]:
+        """The new connection is authenticated (the transport's ``on_connect`` returned): frames that
+        re-open the streams that needed it."""
         ...

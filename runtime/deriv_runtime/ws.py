@@ -10,6 +10,15 @@ Connection life:
   transport reconnects with exponential backoff and jitter, then re-subscribes every live stream.
   The user's stream iterators keep going; ``stream.gaps`` tells how often they were interrupted.
 * Calls made while reconnecting wait for the connection within their own deadline.
+* ``on_connect`` (optional) runs on every new connection before anybody else may use it: it gets a
+  ``call(payload) -> answer`` function working on that connection alone (an authentication, such
+  as Deribit's ``public/auth``). Once it returns, the wire re-opens the streams that need an
+  authenticated connection (:meth:`~deriv_runtime.wire.Wire.authenticated`), and only then do waiting
+  calls go out. If it fails for a network reason the attempt counts as a failed connect (retried
+  with backoff); if the server refused it (a :class:`~deriv_runtime.errors.DerivError` that is not a
+  transport error: bad credentials, 2FA required) nothing is retried: the first ``connect`` raises
+  that error, and after a drop every call and stream fails with a :class:`ConnectionFailed`
+  chained to it.
 * :meth:`WebSocketTransport.close` ends every stream and fails every wait.
 
 Slow consumers: each stream has a bounded buffer (``stream_buffer`` messages). With the default
@@ -38,6 +47,7 @@ from .errors import (
     CallTimeout,
     ConnectionFailed,
     ConnectionLost,
+    DerivError,
     OutcomeUnknown,
     TransportClosed,
     TransportError,
@@ -49,9 +59,22 @@ from .wire import Ignored, Reply, Respond, StreamMessage, StreamState, Wire
 
 logger = logging.getLogger("deriv_runtime.ws")
 
-__all__ = ["Gap", "OverflowPolicy", "ReconnectPolicy", "StreamQueue", "UrlSource", "WebSocketTransport"]
+__all__ = [
+    "ConnectionCall",
+    "Gap",
+    "OnConnect",
+    "OverflowPolicy",
+    "ReconnectPolicy",
+    "StreamQueue",
+    "UrlSource",
+    "WebSocketTransport",
+]
 
 UrlSource = str | Callable[[], str | Awaitable[str]]
+#: ``call(payload)`` on the new connection only: sends one request, returns its answer.
+ConnectionCall = Callable[[JsonObject], Awaitable[JsonObject]]
+#: Runs on every new connection before it is used (see the module docstring).
+OnConnect = Callable[[ConnectionCall], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,7 @@ class WebSocketTransport:
         compression: Literal["deflate"] | None = "deflate",
         connect_options: dict[str, Any] | None = None,
         wire: Callable[[], Wire] = Protocol,
+        on_connect: OnConnect | None = None,
     ) -> None:
         if stream_buffer < 1:
             raise ValueError("stream_buffer must be at least 1")
@@ -144,6 +168,7 @@ class WebSocketTransport:
         }
         #: The sans-I/O protocol core (Deriv framing by default; ``wire=JsonRpcProtocol`` for JSON-RPC).
         self.protocol: Wire = wire()
+        self._on_connect = on_connect
         self._responding: set[asyncio.Task[None]] = set()
         self._ws: Any = None
         self._futures: dict[int, asyncio.Future[JsonObject]] = {}
@@ -220,6 +245,43 @@ class WebSocketTransport:
         except (ConnectionClosed, TimeoutError) as exc:
             await _abort(ws)
             raise ConnectionFailed(f"connected to {shown}, could not re-subscribe: {_describe(exc)}") from exc
+        if self._on_connect is not None:
+            await self._handshake(ws, self._on_connect, shown)
+
+    async def _handshake(self, ws: Any, on_connect: OnConnect, shown: str) -> None:
+        """Run ``on_connect`` on the new connection, then re-open the streams that needed it."""
+
+        async def call(payload: JsonObject) -> JsonObject:
+            return await self._call_on(ws, payload)
+
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                await on_connect(call)
+                for out in self.protocol.authenticated():
+                    await ws.send(out.data)
+        except (ConnectionClosed, TimeoutError, TransportError, OSError) as exc:
+            await _abort(ws)
+            raise ConnectionFailed(f"connected to {shown}, could not authenticate: {_describe(exc)}") from exc
+        except BaseException:
+            await _abort(ws)
+            raise
+
+    async def _call_on(self, ws: Any, payload: JsonObject) -> JsonObject:
+        """One request on ``ws`` before the connection is open to callers; fails at once if it closes."""
+        label = self.protocol.label(payload)
+        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
+        out = self.protocol.call(label, payload)
+        self._futures[out.req_id] = future
+        closed = asyncio.ensure_future(ws.wait_closed())
+        try:
+            await ws.send(out.data)
+            await asyncio.wait((future, closed), return_when=asyncio.FIRST_COMPLETED)
+            if not future.done():
+                raise ConnectionLost(f"{label}: the connection closed before the answer came")
+            return future.result()
+        finally:
+            closed.cancel()
+            self._drop(out.req_id, future)
 
     async def connect(self) -> None:
         """Open the first connection (raising :class:`ConnectionFailed`) and start reading."""
@@ -261,6 +323,13 @@ class WebSocketTransport:
                     await self._open()
                     break
                 except Exception as exc:  # every failure is one attempt: the URL source, TLS, a 503
+                    if isinstance(exc, DerivError) and not isinstance(exc, TransportError):
+                        # the server refused on_connect (credentials, 2FA): retrying cannot help
+                        logger.error("the new connection was refused: %s", exc)
+                        refused = ConnectionFailed(f"the new connection was refused: {exc}")
+                        refused.__cause__ = exc
+                        self._shutdown(refused)
+                        return
                     attempt += 1
                     reason = str(exc) if isinstance(exc, ConnectionFailed) else _describe(exc)
                     logger.warning("reconnect attempt %d failed: %s", attempt, reason)
@@ -362,6 +431,33 @@ class WebSocketTransport:
         if self._closing:
             return
         self._closing = True
+        await self._close()
+
+    async def close_with(self, payload: JsonObject, *, timeout: float | None) -> None:
+        """Send ``payload`` as the last frame (a request the server answers by closing, such as
+        Deribit's ``private/logout``), wait up to ``timeout`` for the server to close, then close
+        like :meth:`close`. Nothing reconnects after it."""
+        if self._closing:
+            raise TransportClosed(f"{self.protocol.label(payload)}: the client is closed")
+        label = self.protocol.label(payload)
+        try:
+            async with asyncio.timeout(timeout):
+                ws = await self._wait_connected()
+                self._closing = True  # from here on a drop is the end, not a reason to reconnect
+                out = self.protocol.call(label, payload)
+                self.protocol.abandon(out.req_id)
+                try:
+                    await ws.send(out.data)
+                    await ws.wait_closed()
+                except ConnectionClosed:
+                    pass
+        except TimeoutError:
+            logger.info("%s: the server did not close the connection in time; closing it", label)
+        finally:
+            self._closing = True
+            await self._close()
+
+    async def _close(self) -> None:
         if self._dead is None:
             self._shutdown(TransportClosed("the client is closed"))
         else:
