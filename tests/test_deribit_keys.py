@@ -22,6 +22,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from deriv_runtime.auth import keys as keys_module
+from deriv_runtime.auth.deribit_signing import (
+    KeySigner,
+    Signer,
+    grant_params,
+    http_authorization,
+    http_string_to_sign,
+    string_to_sign,
+)
 from deriv_runtime.auth.errors import AuthError
 from deriv_runtime.auth.keys import (
     KeyFileError,
@@ -526,7 +534,7 @@ def test_key_refuses_pickling_and_mutation(ed_key: SigningKey) -> None:
 
 def test_importing_keys_loads_no_cryptography() -> None:
     code = (
-        "import sys, deriv_runtime.auth.keys\n"
+        "import sys, deriv_runtime.auth.keys, deriv_runtime.auth.deribit_signing\n"
         "print('cryptography' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -538,3 +546,66 @@ def test_public_names_are_documented() -> None:
         value = getattr(keys_module, name)
         if isinstance(value, type):
             assert value.__doc__, name
+
+
+# -- KeySigner: asymmetric keys in public/auth and signed HTTP requests -------------------------
+
+
+def test_key_signer_grant_params_verify(any_key: SigningKey) -> None:
+    signer = KeySigner("GgUXjYUj", any_key)
+    assert isinstance(signer, Signer)
+    assert signer.asymmetric is True
+    assert signer.key is any_key
+    params = grant_params(signer, timestamp=1576074319000, nonce="1iqt2wls", data="ключ")
+    assert params["grant_type"] == "client_signature"
+    assert params["client_id"] == "GgUXjYUj"
+    assert "=" not in params["signature"]
+    message = b"1576074319000\n1iqt2wls\n" + "ключ".encode()
+    assert string_to_sign(1576074319000, "1iqt2wls", "ключ") == message
+    assert any_key.verify(message, params["signature"])
+    accented = grant_params(signer, timestamp=1, nonce="n", data="é")["signature"]
+    assert any_key.verify(b"1\nn\n\xc3\xa9", accented)  # UTF-8
+    assert not any_key.verify(b"1\nn\n\xe9", accented)  # not Latin-1
+
+
+def test_key_signer_http_header(any_key: SigningKey) -> None:
+    uri = "/api/v2/private/get_current_deposit_address?currency=eth"
+    header = http_authorization(KeySigner("GgUXjYUj", any_key), "GET", uri, timestamp=1, nonce="n0nce")
+    scheme, _, rest = header.partition(" ")
+    assert scheme == "deri-hmac-sha256"
+    fields = dict(item.split("=", 1) for item in rest.split(","))
+    assert list(fields) == ["id", "ts", "sig", "nonce"]
+    assert fields["id"] == "GgUXjYUj"
+    assert fields["ts"] == "1"
+    assert fields["nonce"] == "n0nce"
+    assert any_key.verify(b"1\nn0nce\nGET\n" + uri.encode() + b"\n\n", fields["sig"])
+    assert any_key.verify(http_string_to_sign(1, "n0nce", "GET", uri), fields["sig"])
+
+
+def test_key_signer_repr_and_pickling(any_key: SigningKey) -> None:
+    signer = KeySigner("GgUXjYUj", any_key)
+    assert repr(signer) == f"KeySigner(client_id='GgUXjYUj', kind={any_key.kind!r})"
+    with pytest.raises(TypeError, match="pickled"):
+        pickle.dumps(signer)
+    with pytest.raises(TypeError, match="SigningKey"):
+        KeySigner("id", "not a key")  # type: ignore[arg-type]
+
+
+def test_canary_password_never_shows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = SigningKey.generate()
+    path = key.save(tmp_path / "k.pem", PASSWORD)
+    pem_lines = _pem_lines(path.read_bytes()) + _pem_lines(key.private_pem())
+    loaded = SigningKey.load(path, Secret(PASSWORD))
+    signer = KeySigner("GgUXjYUj", loaded)
+    texts = [repr(loaded), str(loaded), repr(signer), str(signer), f"{signer}", repr(grant_params(signer))]
+    for attempt in (WRONG, None, ""):
+        with pytest.raises(KeyPasswordError) as err:
+            SigningKey.load(path, attempt)
+        texts += _texts(err.value)
+    with pytest.raises(KeyFileError) as exists:
+        key.save(path, PASSWORD)
+    texts += _texts(exists.value)
+    texts += [record.getMessage() for record in caplog.records]
+    texts.append(caplog.text)
+    _assert_no_leak(texts, PASSWORD, WRONG, *[line for line in pem_lines if "-----" not in line])
