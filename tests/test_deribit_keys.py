@@ -609,3 +609,173 @@ def test_canary_password_never_shows(tmp_path: Path, caplog: pytest.LogCaptureFi
     texts += [record.getMessage() for record in caplog.records]
     texts.append(caplog.text)
     _assert_no_leak(texts, PASSWORD, WRONG, *[line for line in pem_lines if "-----" not in line])
+
+
+# -- deribit-keygen ------------------------------------------------------------------------------
+
+
+def _run_keygen(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from deriv_runtime.auth.keygen import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@posix_only
+def test_keygen_writes_0600_and_prints_the_public_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_path = tmp_path / "deribit.pem"
+    code, out, err = _run_keygen(capsys, "--out", str(out_path))
+    assert code == 0, err
+    assert stat.S_IMODE(out_path.stat().st_mode) == 0o600
+    key = SigningKey.load(out_path)
+    assert key.kind == "ed25519"
+    assert out == key.public_pem()
+    assert "PRIVATE" not in out
+    assert "create_api_key" in err and "public_key" in err
+    assert key.fingerprint in err
+
+
+def test_keygen_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_path = tmp_path / "deribit.pem"
+    assert _run_keygen(capsys, "--out", str(out_path))[0] == 0
+    before = out_path.read_bytes()
+    code, out, err = _run_keygen(capsys, "--out", str(out_path))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "already exists" in err and "--force" in err
+    assert out_path.read_bytes() == before
+    code, out, err = _run_keygen(capsys, "--out", str(out_path), "--force")
+    assert code == 0, err
+    assert out_path.read_bytes() != before
+    assert SigningKey.load(out_path).public_pem() == out
+
+
+def test_keygen_password_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DERIBIT_TEST_KEYPASS", PASSWORD)
+    out_path = tmp_path / "k.pem"
+    code, out, err = _run_keygen(capsys, "--out", str(out_path), "--password-env", "DERIBIT_TEST_KEYPASS")
+    assert code == 0, err
+    assert out_path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert SigningKey.load(out_path, PASSWORD).public_pem() == out
+    with pytest.raises(KeyPasswordError):
+        SigningKey.load(out_path)
+    with pytest.raises(KeyPasswordError):
+        SigningKey.load(out_path, WRONG)
+    _assert_no_leak([out, err], PASSWORD)
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_keygen_password_env_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("DERIBIT_TEST_KEYPASS", raising=False)
+    else:
+        monkeypatch.setenv("DERIBIT_TEST_KEYPASS", value)
+    out_path = tmp_path / "k.pem"
+    code, _, err = _run_keygen(capsys, "--out", str(out_path), "--password-env", "DERIBIT_TEST_KEYPASS")
+    assert code == 2
+    assert err.count("\n") == 1 and "DERIBIT_TEST_KEYPASS" in err
+    assert not out_path.exists()
+
+
+def test_keygen_password_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    out_path = tmp_path / "k.pem"
+    code, out, err = _run_keygen(capsys, "--out", str(out_path), "--password-stdin")
+    assert code == 0, err
+    assert SigningKey.load(out_path, PASSWORD).public_pem() == out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = _run_keygen(capsys, "--out", str(tmp_path / "k2.pem"), "--password-stdin")
+    assert code == 2 and "standard input" in err
+
+
+def test_keygen_ask_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    answers = iter([PASSWORD, PASSWORD, PASSWORD, WRONG])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    out_path = tmp_path / "k.pem"
+    code, out, err = _run_keygen(capsys, "--out", str(out_path), "--ask-password")
+    assert code == 0, err
+    assert SigningKey.load(out_path, PASSWORD).public_pem() == out
+    code, out, err = _run_keygen(capsys, "--out", str(tmp_path / "k2.pem"), "--ask-password")
+    assert code == 2 and "do not match" in err
+    assert not (tmp_path / "k2.pem").exists()
+    _assert_no_leak([out, err], PASSWORD, WRONG)
+
+
+def test_keygen_rsa_and_public_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_path, pub_path = tmp_path / "k.pem", tmp_path / "k.pub"
+    code, out, err = _run_keygen(
+        capsys, "--type", "rsa", "--bits", "2048", "--out", str(out_path), "--public-out", str(pub_path)
+    )
+    assert code == 0, err
+    key = SigningKey.load(out_path)
+    assert (key.kind, key.key_size) == ("rsa", 2048)
+    assert pub_path.read_text() == out == key.public_pem()
+    if os.name == "posix":
+        assert stat.S_IMODE(pub_path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ((), "--out"),
+        (("--type", "rsa", "--bits", "1024"), "2048"),
+        (("--type", "ec"), "invalid choice"),
+        (("--bits", "3072"), "RSA keys only"),
+        (("--type", "rsa", "--bits", "many"), "invalid int"),
+        (("--password-env", "X", "--password-stdin"), "not allowed with"),
+        (("--password", "hunter2"), "unrecognized"),
+    ],
+)
+def test_keygen_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], needle: str
+) -> None:
+    out_path = tmp_path / "k.pem"
+    full = [*argv, "--out", str(out_path)] if argv else []
+    code, out, err = _run_keygen(capsys, *full)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("deribit-keygen: error: ") and err.count("\n") == 1, err
+    assert needle in err
+    assert "hunter2" not in err
+    assert not out_path.exists()
+
+
+def test_keygen_same_file_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "k.pem")
+    code, _, err = _run_keygen(capsys, "--out", path, "--public-out", path)
+    assert code == 2 and "different" in err
+
+
+def test_keygen_runs_as_a_module(tmp_path: Path) -> None:
+    out_path = tmp_path / "k.pem"
+    env = {**os.environ, "DERIBIT_TEST_KEYPASS": PASSWORD}
+    done = subprocess.run(
+        [sys.executable, "-m", "deriv_runtime.auth.keygen", "--out", str(out_path),
+         "--password-env", "DERIBIT_TEST_KEYPASS"],
+        capture_output=True, text=True, env=env, check=False, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert SigningKey.load(out_path, PASSWORD).public_pem() == done.stdout
+    _assert_no_leak([done.stdout, done.stderr], PASSWORD)
+    helped = subprocess.run(
+        [sys.executable, "-m", "deriv_runtime.auth.keygen", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert helped.returncode == 0 and "--password-env" in helped.stdout

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 __all__ = [
+    "DEFAULT_RSA_BITS",
     "MIN_RSA_BITS",
     "KeyFileError",
     "KeyKind",
