@@ -24,14 +24,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, context
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .auth.deribit import DeribitAuth
 from .calls import CallInfo
 from .client import StreamBase, TransportClient, _Connect, _problems, model_validator
-from .errors import ResponseError, jsonrpc_error
+from .errors import ResponseError, TransportError, jsonrpc_error
 from .transport import JsonObject, Transport
+
+if TYPE_CHECKING:
+    from .auth.deribit_signing import Signer
 
 T = TypeVar("T")
 C = TypeVar("C", bound="BaseRpcClient")
@@ -174,19 +178,65 @@ async def _over(client: C) -> AsyncIterator[C]:
 class BaseRpcClient(TransportClient):
     """Holds a transport (JSON-RPC over WebSocket, or over HTTP); generated clients add the methods."""
 
+    #: How this client authenticates (``connect(..., auth=)`` / ``over_http(..., auth=)``), if at all.
+    auth: DeribitAuth | None = None
+
     @classmethod
     def connect(
-        cls: type[C], url: Any, *, timeout: float | None = 30.0, **transport_options: Any
+        cls: type[C],
+        url: Any,
+        *,
+        timeout: float | None = 30.0,
+        auth: DeribitAuth | None = None,
+        **transport_options: Any,
     ) -> _Connect[C]:
         """``async with Client.connect(url) as client:`` over a WebSocket speaking JSON-RPC.
 
-        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport` (reconnect,
-        keepalive, buffers); the URL may be a callable, called on every connect.
+        ``auth``: a :class:`~deriv_runtime.auth.deribit.DeribitAuth`; every connection (the first
+        and each one after a drop) is then authenticated before anything else is sent on it, and
+        private channels are subscribed again only after that. ``transport_options`` go to
+        :class:`~deriv_runtime.ws.WebSocketTransport` (reconnect, keepalive, buffers); the URL may
+        be a callable, called on every connect.
         """
         from .jsonrpc import JsonRpcProtocol
 
         transport_options.setdefault("wire", JsonRpcProtocol)
-        return _Connect(cls, url, timeout, False, transport_options)
+        if auth is None:
+            return _Connect(cls, url, timeout, False, transport_options)
+        if "on_connect" in transport_options:
+            raise ValueError("pass auth= or on_connect=, not both")
+        transport_options["on_connect"] = auth.on_connect
+        return _Connect(cls, url, timeout, False, transport_options, setup=lambda c: c._bind(auth, True))
+
+    def _bind(self, auth: DeribitAuth, background: bool) -> None:
+        transport, timeout = self._transport, self._timeout
+
+        async def call(payload: JsonObject) -> JsonObject:
+            return await transport.request(payload, timeout=timeout)
+
+        if background:
+            auth.attach(call, background=True)
+        self.auth = auth
+
+    async def close(self) -> None:
+        auth = self.auth
+        if auth is not None:
+            await auth.detach()
+        await super().close()
+
+    async def logout(self, *, invalidate_token: bool = True, timeout: float | None = None) -> None:
+        """``private/logout``, then close the client (WebSocket only: the server answers by closing
+        the connection). ``invalidate_token``: the server also revokes the token (the default). The
+        token is forgotten here; a token store keeps what it has. Logging out does not cancel open
+        orders (Deribit's cancel-on-disconnect does not fire)."""
+        close_with = getattr(self._transport, "close_with", None)
+        if close_with is None:
+            raise TransportError("private/logout works over WebSocket only: use Client.connect(wss_url)")
+        payload = {"method": "private/logout", "params": {"invalidate_token": invalidate_token}}
+        await close_with(payload, timeout=self._timeout if timeout is None else timeout)
+        if self.auth is not None:
+            self.auth.forget()
+            await self.auth.detach()
 
     @classmethod
     def over_http(
@@ -195,19 +245,27 @@ class BaseRpcClient(TransportClient):
         *,
         http_method: Literal["GET", "POST"] = "GET",
         timeout: float | None = 30.0,
+        auth: DeribitAuth | Signer | None = None,
         **options: Any,
     ) -> AbstractAsyncContextManager[C]:
         """``async with Client.over_http("https://www.deribit.com/api/v2") as client:`` - JSON-RPC over
         HTTP, no subscriptions.
 
-        ``options`` go to :class:`~deriv_runtime.rpc_http.JsonRpcHttpTransport` (``headers``,
-        ``token``, ``client``); with ``http_method="GET"`` params travel in the query where they can
-        (see :mod:`deriv_runtime.rpc_http`). Leaving the block closes the HTTP client.
+        ``auth``: a :class:`~deriv_runtime.auth.deribit.DeribitAuth` (bearer tokens granted and
+        refreshed as needed) or a signer (every request signed, ``deri-hmac-sha256``). ``options``
+        go to :class:`~deriv_runtime.rpc_http.JsonRpcHttpTransport` (``headers``, ``token``,
+        ``basic_auth``, ``client``); with ``http_method="GET"`` params travel in the query where
+        they can (see :mod:`deriv_runtime.rpc_http`). Leaving the block closes the HTTP client.
         """
         from .rpc_http import JsonRpcHttpTransport
 
-        transport = JsonRpcHttpTransport(base_url, http_method=http_method, timeout=timeout, **options)
-        return _over(cls(transport, timeout=timeout))
+        transport = JsonRpcHttpTransport(
+            base_url, http_method=http_method, timeout=timeout, auth=auth, **options
+        )
+        client = cls(transport, timeout=timeout)
+        if isinstance(auth, DeribitAuth):
+            client._bind(auth, False)
+        return _over(client)
 
     async def _call(
         self,

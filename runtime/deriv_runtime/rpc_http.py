@@ -38,7 +38,16 @@ paraphrased, no text copied):
   an ``error`` envelope is accepted as the answer). HTTP has no subscriptions and no
   cancel-on-disconnect (JSON-RPC overview): :meth:`JsonRpcHttpTransport.subscribe` refuses.
 - Over HTTP the access token travels in the ``Authorization: Bearer <token>`` header
-  (docs.deribit.com/articles/authentication): pass ``token=`` (or ``headers=``).
+  (docs.deribit.com/articles/authentication): pass ``token=`` (or ``headers=``), or
+  ``auth=DeribitAuth(...)`` for tokens granted, refreshed (and re-granted after a 13009) by the
+  runtime (:mod:`deriv_runtime.auth.deribit`). ``auth=<Signer>`` (an ``HmacSigner`` or
+  ``KeySigner``) signs every request instead: ``Authorization: deri-hmac-sha256 id=..,ts=..,sig=..,
+  nonce=..`` over ``ts\nnonce\nMETHOD\nURI\nBODY\n`` where URI and BODY are exactly the path,
+  query and body bytes sent (:mod:`deriv_runtime.auth.deribit_signing`); the secret never travels.
+  ``basic_auth=(client_id, client_secret)`` sends ``Authorization: Basic`` (the secret on every
+  request: discouraged, and only when asked for). Token methods (``public/auth``,
+  ``public/fork_token``, ``public/exchange_token``) carry their own credentials and are sent
+  without any of these.
 
 Errors: an envelope with ``error`` (any status: Deribit uses 400) is returned, and
 :meth:`~deriv_runtime.rpc.BaseRpcClient._call` raises its typed :class:`~deriv_runtime.errors.JsonRpcError`;
@@ -81,6 +90,8 @@ import httpx
 import orjson
 
 from ._redact import install_http_log_filter, redact_url, scrub_data, secrets_in_flight
+from .auth.deribit import TOKEN_METHODS, DeribitAuth
+from .auth.deribit_signing import Signer, http_authorization
 from .auth.secret import Secret
 from .auth.secure import require_secure
 from .calls import CallInfo
@@ -173,6 +184,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def _unauthorized(answer: JsonObject) -> bool:
+    """A JSON-RPC error saying the token is not (or no longer) valid."""
+    error = answer.get("error")
+    return isinstance(error, Mapping) and error.get("code") == 13009
+
+
 def _status_text(status: int) -> str:
     try:
         return f"{status} {http.HTTPStatus(status).phrase}"
@@ -197,6 +214,8 @@ class JsonRpcHttpTransport:
         http_method: Literal["GET", "POST"] = "GET",
         headers: Mapping[str, str] | None = None,
         token: str | Secret | None = None,
+        auth: DeribitAuth | Signer | None = None,
+        basic_auth: tuple[str, str | Secret] | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float | None = 30.0,
     ) -> None:
@@ -210,10 +229,22 @@ class JsonRpcHttpTransport:
         self._host = url.host
         self.http_method: Literal["GET", "POST"] = http_method
         self._headers = {"Accept": "application/json", **dict(headers or {})}
+        given = [
+            n for n, v in (("token=", token), ("auth=", auth), ("basic_auth=", basic_auth)) if v is not None
+        ]
+        if any(k.lower() == "authorization" for k in self._headers):
+            given.append("an Authorization header")
+        if len(given) > 1:
+            raise ValueError(f"pass one way to authenticate, not {' and '.join(given)}")
         if token is not None:
-            if any(k.lower() == "authorization" for k in self._headers):
-                raise ValueError("pass either token= or an Authorization header, not both")
             self._headers["Authorization"] = f"Bearer {Secret(token).reveal()}"
+        if basic_auth is not None:
+            from .auth.deribit_signing import basic_authorization
+
+            self._headers["Authorization"] = basic_authorization(*basic_auth)
+        self.auth = auth
+        if isinstance(auth, DeribitAuth):
+            auth.attach(self._token_call, background=False)
         self._secrets = tuple(
             form
             for name, value in self._headers.items()
@@ -270,15 +301,40 @@ class JsonRpcHttpTransport:
         params = payload.get("params") or {}
         if not isinstance(params, Mapping):
             raise RequestValidationError(method, [{"loc": ("params",), "msg": "params must be an object"}])
-        request, sent_id = self._build(method, params, timeout)
         try:
             async with asyncio.timeout(timeout):
-                response = await self._send(method, request, info, timeout)
+                answer, credential = await self._exchange(method, params, timeout, info)
+                if credential is not None and _unauthorized(answer) and isinstance(self.auth, DeribitAuth):
+                    # the token expired or was replaced (a connection-scoped refresh): once more
+                    await self.auth.rejected(credential)
+                    answer, credential = await self._exchange(method, params, timeout, info)
         except TimeoutError as exc:
             if isinstance(exc, CallTimeout):
                 raise
             raise CallTimeout(f"{method}: no answer within {timeout} s") from None
-        return self._read(method, response, sent_id)
+        return answer
+
+    async def _token_call(self, payload: JsonObject) -> JsonObject:
+        """How :class:`DeribitAuth` sends its grants over this transport."""
+        return await self.request(payload, timeout=self.timeout)
+
+    async def _exchange(
+        self, method: str, params: Mapping[str, Any], timeout: float | None, info: CallInfo | None
+    ) -> tuple[JsonObject, Secret | None]:
+        """Build, authenticate, send and read one request; also the bearer token it carried."""
+        request, sent_id = self._build(method, params, timeout)
+        auth, credential, secrets = self.auth, None, self._secrets
+        if auth is not None and method not in TOKEN_METHODS:
+            if isinstance(auth, DeribitAuth):
+                credential = await auth.access_token()
+                value = f"Bearer {credential.reveal()}"
+            else:
+                uri = request.url.raw_path.decode("ascii")
+                value = http_authorization(auth, request.method, uri, request.content)
+            request.headers["Authorization"] = value
+            secrets = (*secrets, value, value.split(None, 1)[-1])
+        response = await self._send(method, request, info, timeout, secrets)
+        return self._read(method, response, sent_id, secrets), credential
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -308,12 +364,17 @@ class JsonRpcHttpTransport:
         return request, sent_id
 
     async def _send(
-        self, method: str, request: httpx.Request, info: CallInfo | None, timeout: float | None
+        self,
+        method: str,
+        request: httpx.Request,
+        info: CallInfo | None,
+        timeout: float | None,
+        secrets: tuple[str, ...],
     ) -> httpx.Response:
         repeatable = info is not None and info.repeatable
         for attempt in (1, 2):
             try:
-                with secrets_in_flight(self._secrets):
+                with secrets_in_flight(secrets):
                     return await self._client().send(request)
             except httpx.TimeoutException:
                 raise CallTimeout(f"{method}: no answer within {timeout} s") from None
@@ -332,7 +393,9 @@ class JsonRpcHttpTransport:
                 raise TransportError(f"{method}: {type(exc).__name__} talking to {self._host}") from None
         raise AssertionError("unreachable")
 
-    def _read(self, method: str, response: httpx.Response, sent_id: int | None) -> JsonObject:
+    def _read(
+        self, method: str, response: httpx.Response, sent_id: int | None, secrets: tuple[str, ...]
+    ) -> JsonObject:
         status = response.status_code
         try:
             data = orjson.loads(response.content)
@@ -340,8 +403,8 @@ class JsonRpcHttpTransport:
             data = None
         envelope = data if isinstance(data, dict) and ("result" in data or "error" in data) else None
         if envelope is not None and "error" in envelope:  # Deribit answers errors with HTTP 400
-            if self._secrets:
-                envelope["error"] = scrub_data(envelope["error"], self._secrets)
+            if secrets:
+                envelope["error"] = scrub_data(envelope["error"], secrets)
             return envelope
         ok = 200 <= status < 300
         if envelope is not None and ok:

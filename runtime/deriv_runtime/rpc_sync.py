@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+from .auth.deribit import DeribitAuth
 from .client import UrlSource
 from .rpc import BaseRpcClient, Channel, Notification, RpcStream
 from .sync import LoopThread, SyncClientBase, SyncStream
@@ -47,27 +48,37 @@ class SyncBaseRpcClient(SyncClientBase[A]):
 
     @classmethod
     def connect(
-        cls: type[S], url: UrlSource | None = None, *, timeout: float | None = 30.0, **transport_options: Any
+        cls: type[S],
+        url: UrlSource | None = None,
+        *,
+        timeout: float | None = 30.0,
+        auth: DeribitAuth | None = None,
+        **transport_options: Any,
     ) -> S:
         """Connect and return a client: ``with Client.connect() as client:``.
 
         ``url`` defaults to the API's production endpoint; it may be a callable (called on every
-        connect). ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
+        connect). ``auth`` authenticates every connection (see :meth:`BaseRpcClient.connect`).
+        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
         """
         target = url if url is not None else cls._default_url
         if not target:
             raise ValueError(f"{cls.__name__}.connect needs a URL")
 
         async def open_client() -> Any:
-            from .jsonrpc import JsonRpcProtocol
-            from .ws import WebSocketTransport
-
-            transport_options.setdefault("wire", JsonRpcProtocol)
-            transport = WebSocketTransport(target, **transport_options)
-            await transport.connect()
-            return cls._async_class(transport, timeout=timeout)
+            opening = cls._async_class.connect(target, timeout=timeout, auth=auth, **transport_options)
+            return await opening.__aenter__()
 
         return cls._open(open_client)
+
+    @property
+    def auth(self) -> DeribitAuth | None:
+        """The client's authentication (its current token: ``client.auth.token``)."""
+        return self._client.auth
+
+    def logout(self, *, invalidate_token: bool = True, timeout: float | None = None) -> None:
+        """``private/logout`` and close (WebSocket only); see :meth:`BaseRpcClient.logout`."""
+        self._runner.run(self._client.logout(invalidate_token=invalidate_token, timeout=timeout))
 
     def subscribe(self, *channels: Channel[T], timeout: float | None = None) -> SyncRpcStream[T]:
         """One subscribe request for ``channels``; see :meth:`BaseRpcClient.subscribe`."""

@@ -1,4 +1,13 @@
-"""Authentication for the Deriv REST and WebSocket clients: PATs, OAuth 2.0 with PKCE, token storage.
+"""Authentication: Deriv (PATs, OAuth 2.0 with PKCE) and Deribit (grants, signatures, keys), token storage.
+
+Deribit (the JSON-RPC clients) has its own module, :mod:`deriv_runtime.auth.deribit`:
+:class:`DeribitAuth` (``client_credentials``, HMAC ``client_signature``, Ed25519/RSA key
+signatures, refresh, fork, exchange; re-authentication on every reconnect), with the signing
+functions in :mod:`~deriv_runtime.auth.deribit_signing` (exact strings, fresh nonces, checkable
+against Deribit's published examples) and key pairs in :mod:`~deriv_runtime.auth.keys`
+(:class:`SigningKey`; also the ``deribit-keygen`` command).
+
+Deriv:
 
 Two kinds of credential implement :class:`Credentials` (what the REST client asks for a bearer
 token before each request, and tells about a 401):
@@ -49,6 +58,9 @@ if TYPE_CHECKING:
     from .authorize import AuthorizationCode, AuthorizationRequest, CallbackParams, begin_authorization
     from .config import OAuthConfig
     from .credentials import Credentials, PersonalAccessToken, authorization_header
+    from .deribit import DeribitAuth
+    from .deribit_scope import DeribitScope, DeribitToken
+    from .deribit_signing import HmacSigner, KeySigner, Signer
     from .errors import (
         AuthError,
         InsecureTransportError,
@@ -57,6 +69,7 @@ if TYPE_CHECKING:
         OAuthTimeout,
         TokenStoreError,
     )
+    from .keys import KeyFileError, KeyPasswordError, SigningKey, UnsupportedKeyError, WeakKeyError
     from .loopback import LoopbackRedirect
     from .oauth import OAuthClient, OAuthCredentials
     from .pkce import PKCE, challenge_s256
@@ -73,6 +86,17 @@ _EXPORTS: dict[str, str] = {
     "Credentials": ".credentials",
     "PersonalAccessToken": ".credentials",
     "authorization_header": ".credentials",
+    "DeribitAuth": ".deribit",
+    "DeribitScope": ".deribit_scope",
+    "DeribitToken": ".deribit_scope",
+    "HmacSigner": ".deribit_signing",
+    "KeySigner": ".deribit_signing",
+    "Signer": ".deribit_signing",
+    "KeyFileError": ".keys",
+    "KeyPasswordError": ".keys",
+    "SigningKey": ".keys",
+    "UnsupportedKeyError": ".keys",
+    "WeakKeyError": ".keys",
     "AuthError": ".errors",
     "InsecureTransportError": ".errors",
     "OAuthError": ".errors",
@@ -101,8 +125,15 @@ __all__ = [
     "AuthorizationRequest",
     "CallbackParams",
     "Credentials",
+    "DeribitAuth",
+    "DeribitScope",
+    "DeribitToken",
     "FileTokenStore",
+    "HmacSigner",
     "InsecureTransportError",
+    "KeyFileError",
+    "KeyPasswordError",
+    "KeySigner",
     "LoopbackRedirect",
     "MemoryTokenStore",
     "OAuthClient",
@@ -114,9 +145,13 @@ __all__ = [
     "PersonalAccessToken",
     "Secret",
     "SecretLike",
+    "Signer",
+    "SigningKey",
     "TokenSet",
     "TokenStore",
     "TokenStoreError",
+    "UnsupportedKeyError",
+    "WeakKeyError",
     "authorization_header",
     "begin_authorization",
     "challenge_s256",
