@@ -4,8 +4,8 @@
 then set to ``mode``), fsyncs it, and moves it into place: ``os.replace`` when overwriting is
 allowed, a hard link (which fails if the name exists) when it is not, so an existing file is never
 replaced by a race either. The directory is fsynced afterwards; on any failure the temporary file is
-removed. Used for private key files (:mod:`.keys`); the same steps as
-:meth:`~deriv_runtime.auth.tokens.FileTokenStore.save`.
+removed. Used for private key files (:mod:`.keys`) and token files
+(:meth:`~deriv_runtime.auth.tokens.FileTokenStore.save`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-
-from .tokens import _fsync_directory
 
 __all__ = ["write_file_atomic"]
 
@@ -58,6 +56,20 @@ def write_file_atomic(
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _create_from(tmp: str, path: Path) -> None:

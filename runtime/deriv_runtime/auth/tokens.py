@@ -19,7 +19,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from ._atomic import write_file_atomic
 from .errors import OAuthError, TokenStoreError
 from .secret import Secret
 
@@ -194,42 +194,10 @@ class FileTokenStore:
 
     def save(self, tokens: TokenSet) -> None:
         data = json.dumps(tokens.to_json(), indent=2).encode()
-        directory = self.path.parent
         with self._lock:
-            tmp: str | None = None
             try:
-                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-                with os.fdopen(fd, "wb") as file:
-                    if hasattr(os, "fchmod"):
-                        os.fchmod(file.fileno(), 0o600)
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(tmp, self.path)
-                tmp = None
-                _fsync_directory(directory)
+                write_file_atomic(self.path, data, mode=0o600, overwrite=True)
             except OSError as exc:
                 raise TokenStoreError(
                     f"cannot write the token file {self.path}: {exc.strerror or type(exc).__name__}"
                 ) from exc
-            finally:
-                if tmp is not None:
-                    try:
-                        os.unlink(tmp)
-                    except OSError:
-                        pass
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
