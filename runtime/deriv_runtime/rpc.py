@@ -257,6 +257,19 @@ class BaseRpcClient(TransportClient):
         ``basic_auth``, ``client``); with ``http_method="GET"`` params travel in the query where
         they can (see :mod:`deriv_runtime.rpc_http`). Leaving the block closes the HTTP client.
         """
+        return _over(cls._over_http(base_url, http_method=http_method, timeout=timeout, auth=auth, **options))
+
+    @classmethod
+    def _over_http(
+        cls: type[C],
+        base_url: str,
+        *,
+        http_method: Literal["GET", "POST"],
+        timeout: float | None,
+        auth: DeribitAuth | Signer | None,
+        **options: Any,
+    ) -> C:
+        """The client of :meth:`over_http` (also made by the blocking facade)."""
         from .rpc_http import JsonRpcHttpTransport
 
         transport = JsonRpcHttpTransport(
@@ -265,7 +278,7 @@ class BaseRpcClient(TransportClient):
         client = cls(transport, timeout=timeout)
         if isinstance(auth, DeribitAuth):
             client._bind(auth, False)
-        return _over(client)
+        return client
 
     async def _call(
         self,

@@ -13,12 +13,15 @@ and waits for it. Deadlines are the async calls' own::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .auth.deribit import DeribitAuth
 from .client import UrlSource
 from .rpc import BaseRpcClient, Channel, Notification, RpcStream
 from .sync import LoopThread, SyncClientBase, SyncStream
+
+if TYPE_CHECKING:
+    from .auth.deribit_signing import Signer
 
 T = TypeVar("T")
 A = TypeVar("A", bound=BaseRpcClient)
@@ -68,6 +71,26 @@ class SyncBaseRpcClient(SyncClientBase[A]):
         async def open_client() -> Any:
             opening = cls._async_class.connect(target, timeout=timeout, auth=auth, **transport_options)
             return await opening.__aenter__()
+
+        return cls._open(open_client)
+
+    @classmethod
+    def over_http(
+        cls: type[S],
+        base_url: str,
+        *,
+        http_method: Literal["GET", "POST"] = "GET",
+        timeout: float | None = 30.0,
+        auth: DeribitAuth | Signer | None = None,
+        **options: Any,
+    ) -> S:
+        """JSON-RPC over HTTP, blocking: ``with Client.over_http(base_url, auth=...) as client:``;
+        see :meth:`BaseRpcClient.over_http`."""
+
+        async def open_client() -> Any:
+            return cls._async_class._over_http(
+                base_url, http_method=http_method, timeout=timeout, auth=auth, **options
+            )
 
         return cls._open(open_client)
 
