@@ -43,10 +43,12 @@ SPEC = SHARED_SCHEMAS / "deribit" / "deribit-api-v2.0.0.openapi.json"
 pytestmark = pytest.mark.skipif(not SPEC.is_file(), reason="the Deribit OpenAPI document is not mirrored")
 
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+#: A session-scoped grant: its refresh token can be forked (public/fork_token refuses a connection's).
 CREDENTIALS = {
     "grant_type": "client_credentials",
     "client_id": DEFAULT_CLIENT_ID,
     "client_secret": DEFAULT_CLIENT_SECRET,
+    "scope": "session:mock",
 }
 
 
@@ -266,7 +268,7 @@ def test_private_methods_need_a_token() -> None:
                     )
                 stamp = str(int(time.time() * 1000))
                 signature = hmac.new(
-                    DEFAULT_CLIENT_SECRET.encode(), f"{stamp}\nn0nce\n\n".encode(), hashlib.sha256
+                    DEFAULT_CLIENT_SECRET.encode(), f"{stamp}\nn0nce\n".encode(), hashlib.sha256
                 ).hexdigest()
                 signed = {
                     "grant_type": "client_signature",

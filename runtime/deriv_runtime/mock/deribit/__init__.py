@@ -4,7 +4,9 @@ OpenAPI document: :class:`~.mock_deribit.MockDeribit`.
 * :mod:`.spec` - methods, parameters, result and channel schemas read from the document;
 * :mod:`.params` - query decoding, parameter checks, JSON-RPC errors;
 * :mod:`.rpc` - answering one request (faults, methods, authentication, synthesis);
-* :mod:`.auth` - ``public/auth`` grants and the tokens accepted;
+* :mod:`.auth` - ``public/auth`` grants, fork/exchange, the tokens and HTTP headers accepted;
+* :mod:`.keys` - API keys (secrets, Ed25519/RSA public keys) and signature, timestamp, nonce checks;
+* :mod:`.scopes` - access scopes, and the scope each private method and channel needs;
 * :mod:`.session`, :mod:`.ws_api` - WebSocket connections: channels, heartbeats;
 * :mod:`.http_api` - JSON-RPC over HTTP (GET with a query, POST with a body);
 * :mod:`.market`, :mod:`.channels` - moving prices, and the data of channel notifications.

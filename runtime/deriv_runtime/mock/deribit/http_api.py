@@ -4,8 +4,10 @@
 * ``GET /api/v2/{method}?query``: params from the query as :mod:`deriv_runtime.rpc_http` sends them
   (:func:`~.params.decode_query`); ``POST /api/v2/{method}`` (or ``POST /api/v2``) with the
   JSON-RPC request object as the body (the body's ``method`` must match the path's).
-* ``Authorization: Bearer <token>`` (or ``Basic base64(client_id:client_secret)``) authenticates
-  ``private/*``, as does an ``access_token`` param.
+* ``Authorization: Bearer <token>``, ``Basic base64(client_id:client_secret)`` or
+  ``deri-hmac-sha256 id=...,ts=...,sig=...,nonce=...`` (signed over the method, the request target
+  as received and the raw body: see :mod:`.keys`) authenticates ``private/*``, as does an
+  ``access_token`` param.
 * The answer is the JSON-RPC envelope: HTTP 200 with ``result``, 400 with ``error`` (Deribit's way).
   Other paths: 404; other HTTP methods: 405.
 * Operation keys (for HTTP delays and forced HTTP faults) are the method names. A forced fault is
@@ -26,6 +28,7 @@ import orjson
 
 from ..core.faults import RestFault
 from ..core.http import HTTPRequest, HTTPResponse
+from .auth import HttpCredentials
 from .params import RpcError, decode_query
 from .rpc import Dispatcher
 from .spec import MethodSpec
@@ -50,18 +53,20 @@ def _us_in(started: float) -> int:
     return int((time.time() - (time.monotonic() - started)) * 1_000_000)
 
 
-def _authorization(request: HTTPRequest) -> tuple[str, str] | None:
+def _authorization(request: HTTPRequest) -> HttpCredentials | None:
+    """The ``Authorization`` header, with what a ``deri-hmac-sha256`` signature covers: the method,
+    the request target exactly as received, the raw body."""
     value = request.header("authorization")
-    if not value or " " not in value:
+    if not value or " " not in value.strip():
         return None
-    scheme, credential = value.split(" ", 1)
+    scheme, credential = value.strip().split(" ", 1)
     scheme = scheme.lower()
     if scheme == "basic":
         try:
             credential = base64.b64decode(credential.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return ("basic", "")
-    return scheme, credential.strip()
+            credential = ""
+    return HttpCredentials(scheme, credential.strip(), request.method, request.target, request.body)
 
 
 class DeribitHttpApi:

@@ -7,7 +7,8 @@
         async with DeribitClient.over_http(mock.http_url) as client: ...  # http://127.0.0.1:Q/api/v2
 
 Every method of the document answers (see :mod:`.rpc`), channels stream (:mod:`.channels`),
-heartbeats are enforced (:mod:`.session`), ``public/auth`` issues tokens (:mod:`.auth`). Both
+heartbeats are enforced (:mod:`.session`), ``public/auth`` issues tokens (:mod:`.auth`) for the
+keys it knows (:mod:`.keys`), private methods need their scope (:mod:`.scopes`). Both
 transports run on one event loop and share tokens, market and forced errors. The WebSocket fault
 knobs are the core's (:class:`~..core.ws.WebSocketMock`: ``drop_after``, ``drop_all``, ``delay``,
 ``delay_calls``, ``garbage_every``, ``send_garbage``, ``refuse_handshake``, ``silent``); the HTTP
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self, Unpack
 
@@ -31,8 +32,10 @@ from ..core.ws import ServingOptions, WebSocketMock
 from .auth import IssuedToken, TokenBook
 from .channels import ChannelFeed
 from .http_api import API_PREFIX, DeribitHttpApi
+from .keys import CredentialError
 from .market import Market
-from .rpc import BUILTINS, DERIBIT_HINTS, Dispatcher, RpcFault, RpcFaults
+from .rpc import BUILTINS, DERIBIT_HINTS, Dispatcher, RpcFault, RpcFaults, SecondFactorGate
+from .scopes import DEFAULT_MAX_SCOPE, Scope
 from .session import Session
 from .spec import DeribitSpec, MethodSpec, load_document
 from .ws_api import WS_PATH, DeribitWsApi
@@ -53,9 +56,12 @@ class MockDeribit(WebSocketMock[Session]):
 
     ``spec``: the OpenAPI document (a mapping, a JSON file, or a package shipping ``openapi.json``;
     ``package=`` says the same). ``clients``: ``client_id -> client_secret`` for ``public/auth``
-    (default: :data:`DEFAULT_CLIENT_ID` / :data:`DEFAULT_CLIENT_SECRET`). ``tokens``: access tokens
-    accepted without ``public/auth`` (``None``: any non-empty token). ``token_ttl``: lifetime of
-    issued tokens. ``require_auth=False``: private methods need no token. ``heartbeat_scale``:
+    (default: :data:`DEFAULT_CLIENT_ID` / :data:`DEFAULT_CLIENT_SECRET`), each with the ``max_scope``
+    :data:`~.scopes.DEFAULT_MAX_SCOPE` (more: :meth:`register_client`, :meth:`register_key`).
+    ``tokens``: access tokens accepted without ``public/auth``, unrestricted (``None``: any
+    non-empty token). ``token_ttl``: lifetime of issued tokens. ``clock``: epoch seconds for token
+    lives and signed timestamps (default ``time.time``; also settable later as :attr:`clock`).
+    ``require_auth=False``: private methods need no token (nor scope). ``heartbeat_scale``:
     real seconds per heartbeat second (0.01 makes Deribit's 10 s minimum 0.1 s); ``min_heartbeat``:
     the smallest interval accepted. ``http_port``: 0 picks one. ``testnet``, ``server_version``:
     what answers say. Every other keyword is the core's (:class:`~..core.ws.ServingOptions`:
@@ -74,6 +80,7 @@ class MockDeribit(WebSocketMock[Session]):
         clients: Mapping[str, str] | None = None,
         tokens: Iterable[str] | None = (),
         token_ttl: float = 900.0,
+        clock: Callable[[], float] | None = None,
         require_auth: bool = True,
         heartbeat_scale: float = 1.0,
         min_heartbeat: float = 10.0,
@@ -103,6 +110,7 @@ class MockDeribit(WebSocketMock[Session]):
             None if tokens is None else list(tokens),
             ttl=token_ttl,
             seed=seed,
+            clock=clock,
         )
         self.market = Market(seed)
         self.synthesiser = Synthesiser(
@@ -112,6 +120,8 @@ class MockDeribit(WebSocketMock[Session]):
         )
         self.feed = ChannelFeed(self.market, self.synthesiser)
         self.rpc_faults = RpcFaults()
+        #: Methods answered 13668 until cleared (:meth:`require_second_factor`).
+        self.second_factor: dict[str, SecondFactorGate] = {}
         self.dispatcher = Dispatcher(self)
         self.secret_keys = frozenset(DERIBIT_SECRET_KEYS)
         self.http = HttpService(DeribitHttpApi(self), log, secret_keys=self.secret_keys)
@@ -178,6 +188,50 @@ class MockDeribit(WebSocketMock[Session]):
         self._apply(issue)
         return issued[0]
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Epoch seconds: token lives and the 60 s window of signed timestamps (settable)."""
+        return self.tokens.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.tokens.clock = clock
+
+    def register_client(self, client_id: str, secret: str, *, max_scope: str = DEFAULT_MAX_SCOPE) -> str:
+        """Accept a Deribit-generated key: ``client_credentials``, HMAC ``client_signature``,
+        ``Basic`` and ``deri-hmac-sha256`` with ``secret``; tokens up to ``max_scope``."""
+        scope = Scope.parse(max_scope)
+
+        def register() -> None:
+            self.tokens.clients.with_secret(client_id, secret, scope)
+
+        self._apply(register)
+        return client_id
+
+    def register_key(
+        self,
+        public_pem: str | bytes,
+        *,
+        client_id: str | None = None,
+        max_scope: str = DEFAULT_MAX_SCOPE,
+        name: str = "",
+    ) -> str:
+        """Accept an asymmetric key (PEM, Ed25519 or RSA of 2048 bits or more), as
+        ``private/create_api_key`` with ``public_key`` does: signatures only. The result: its
+        ``client_id`` (``client_id=None``: a new one). An unusable key: ``ValueError``."""
+        pem = public_pem.decode() if isinstance(public_pem, bytes) else public_pem
+        scope = Scope.parse(max_scope)
+        made: list[str] = []
+
+        def register() -> None:
+            made.append(self.tokens.clients.with_key(pem, scope, client_id=client_id, name=name).client_id)
+
+        try:
+            self._apply(register)
+        except CredentialError as exc:
+            raise ValueError(str(exc)) from None
+        return made[0]
+
     def revoke_token(self, token: str) -> bool:
         """Stop accepting an access or refresh token."""
         found: list[bool] = []
@@ -223,6 +277,24 @@ class MockDeribit(WebSocketMock[Session]):
         def clear() -> None:
             self.rpc_faults.faults.clear()
             self.http.faults.clear()
+
+        self._apply(clear)
+
+    def require_second_factor(self, method: str) -> SecondFactorGate:
+        """Answer ``method`` with 13668 ``security_key_authorization_error`` (once authenticated,
+        its params checked) until :meth:`clear_second_factor`; the result counts the refusals."""
+        gates: list[SecondFactorGate] = []
+        self._apply(lambda: gates.append(self.second_factor.setdefault(method, SecondFactorGate(method))))
+        return gates[0]
+
+    def clear_second_factor(self, method: str | None = None) -> None:
+        """Stop requiring the second factor for ``method`` (``None``: for every method)."""
+
+        def clear() -> None:
+            if method is None:
+                self.second_factor.clear()
+            else:
+                self.second_factor.pop(method, None)
 
         self._apply(clear)
 

@@ -3,14 +3,16 @@
 In order: the request's shape (``-32600 Invalid Request`` without a method name, ``-32602`` when
 ``params`` is not an object); a forced error (:class:`RpcFaults`, before any check); the method
 (``-32601 Method not found``; the WebSocket-only ones over HTTP too); authentication of
-``private/*`` (``access_token`` param, the connection's ``public/auth``, or over HTTP an
-``Authorization: Bearer`` / ``Basic`` header: else 13009, see :mod:`.auth`); the params against
-the method's parameters (``-32602 Invalid params``); then the answer: the mock's own behaviour for
-:data:`WS_ONLY`, ``public/auth``, ``public/fork_token``, ``public/exchange_token`` (a new token pair
-for a refresh token the mock issued), ``public/test``, ``public/hello`` and ``public/get_time``, and
-for every other method a result synthesised from its result schema, Deribit-flavoured (``BTC-PERPETUAL``,
-``BTC``/``ETH``, millisecond timestamps of now, the request's own param values echoed in top-level
-fields of the same name). Every answer carries ``usIn``/``usOut``/``usDiff`` and ``testnet``.
+``private/*`` (``access_token`` param, the HTTP ``Authorization`` header, or the connection's
+``public/auth``: else 13009, see :mod:`.auth`) and the scope the method needs (else 13021
+``forbidden``, see :mod:`.scopes`); the params against the method's parameters (``-32602 Invalid
+params``); a second factor the mock was told to require (:class:`SecondFactorGate`: 13668); then
+the answer: the mock's own behaviour for :data:`WS_ONLY`, ``public/auth``, ``public/fork_token``,
+``public/exchange_token``, ``private/create_api_key`` (see :mod:`.auth` and :mod:`.keys`),
+``public/test``, ``public/hello`` and ``public/get_time``, and for every other method a result
+synthesised from its result schema, Deribit-flavoured (``BTC-PERPETUAL``, ``BTC``/``ETH``,
+millisecond timestamps of now, the request's own param values echoed in top-level fields of the
+same name). Every answer carries ``usIn``/``usOut``/``usDiff`` and ``testnet``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..core.synth import Synthesiser, SynthesisError
-from .auth import TokenBook, unauthorized
+from .auth import HttpCredentials, TokenBook, unauthorized
+from .keys import CredentialError
 from .market import Market
-from .params import RpcError, check_params
+from .params import RpcError, check_params, invalid_params
+from .scopes import Need, Scope, channel_scope, method_scope
 from .spec import MethodSpec, ParamSpec
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["BUILTINS", "DERIBIT_HINTS", "WS_ONLY", "Dispatcher", "RpcFault", "RpcFaults", "error_message"]
+__all__ = [
+    "BUILTINS",
+    "DERIBIT_HINTS",
+    "WS_ONLY",
+    "Dispatcher",
+    "RpcFault",
+    "RpcFaults",
+    "SecondFactorGate",
+    "error_message",
+]
 
 log = logging.getLogger("deriv_runtime.mock.deribit")
 
@@ -69,6 +82,8 @@ _KNOWN_ERRORS: Mapping[int, str] = {
     13004: "invalid_credentials",
     13009: "unauthorized",
     13021: "forbidden",
+    13403: "scope_exceeded",
+    13668: "security_key_authorization_error",
     13778: "raw_subscriptions_not_available_for_unauthorized",
 }
 
@@ -79,12 +94,19 @@ def error_message(code: int) -> str:
 
 
 def _builtin(
-    name: str, params: Mapping[str, Any], required: list[str], result: Mapping[str, Any]
+    name: str,
+    params: Mapping[str, Any],
+    required: list[str],
+    result: Mapping[str, Any],
+    tags: tuple[str, ...] = (),
 ) -> MethodSpec:
     specs = {k: ParamSpec(k, v, k in required) for k, v in params.items()}
-    return MethodSpec(name, specs, result, builtin=True)
+    return MethodSpec(name, specs, result, builtin=True, tags=tags)
 
 
+#: Tags of the mock's own methods (what :mod:`.scopes` reads).
+_SUBSCRIPTIONS = ("subscription_management",)
+_SESSION = ("session_management",)
 _CHANNELS = {"channels": {"type": "array", "items": {"type": "string"}, "minItems": 1}}
 _LIST = {"type": "array", "items": {"type": "string"}}
 _OK = {"type": "string", "enum": ["ok"]}
@@ -121,14 +143,20 @@ _API_KEY = {
 BUILTINS: Mapping[str, MethodSpec] = {
     m.name: m
     for m in (
-        _builtin("public/subscribe", _CHANNELS, ["channels"], _LIST),
-        _builtin("private/subscribe", _CHANNELS, ["channels"], _LIST),
-        _builtin("public/unsubscribe", _CHANNELS, ["channels"], _LIST),
-        _builtin("private/unsubscribe", _CHANNELS, ["channels"], _LIST),
-        _builtin("public/unsubscribe_all", {}, [], _OK),
-        _builtin("private/unsubscribe_all", {}, [], _OK),
-        _builtin("public/set_heartbeat", {"interval": {"type": "number", "minimum": 10}}, ["interval"], _OK),
-        _builtin("public/disable_heartbeat", {}, [], _OK),
+        _builtin("public/subscribe", _CHANNELS, ["channels"], _LIST, _SUBSCRIPTIONS),
+        _builtin("private/subscribe", _CHANNELS, ["channels"], _LIST, _SUBSCRIPTIONS),
+        _builtin("public/unsubscribe", _CHANNELS, ["channels"], _LIST, _SUBSCRIPTIONS),
+        _builtin("private/unsubscribe", _CHANNELS, ["channels"], _LIST, _SUBSCRIPTIONS),
+        _builtin("public/unsubscribe_all", {}, [], _OK, _SUBSCRIPTIONS),
+        _builtin("private/unsubscribe_all", {}, [], _OK, _SUBSCRIPTIONS),
+        _builtin(
+            "public/set_heartbeat",
+            {"interval": {"type": "number", "minimum": 10}},
+            ["interval"],
+            _OK,
+            _SESSION,
+        ),
+        _builtin("public/disable_heartbeat", {}, [], _OK, _SESSION),
         _builtin(
             "public/hello",
             {"client_name": {"type": "string"}, "client_version": {"type": "string"}},
@@ -137,13 +165,14 @@ BUILTINS: Mapping[str, MethodSpec] = {
         ),
         _builtin("public/test", {"expected_result": {"type": "string"}}, [], _VERSION),
         _builtin("public/get_time", {}, [], {"type": "integer"}),
-        _builtin("private/logout", {"invalidate_token": {"type": "boolean"}}, [], {}),
+        _builtin("private/logout", {"invalidate_token": {"type": "boolean"}}, [], {}, ("authentication",)),
         # Documented by Deribit, missing from its OpenAPI document (the generator adds them too).
         _builtin(
             "public/fork_token",
             {"refresh_token": {"type": "string"}, "session_name": {"type": "string"}},
             ["refresh_token", "session_name"],
             _TOKEN,
+            ("authentication",),
         ),
         _builtin(
             "public/exchange_token",
@@ -154,6 +183,7 @@ BUILTINS: Mapping[str, MethodSpec] = {
             },
             ["refresh_token", "subject_id"],
             _TOKEN,
+            ("authentication",),
         ),
         _builtin(
             "private/create_api_key",
@@ -165,6 +195,7 @@ BUILTINS: Mapping[str, MethodSpec] = {
             },
             ["max_scope"],
             _API_KEY,
+            ("account_management",),
         ),
     )
 }
@@ -213,6 +244,15 @@ class RpcFaults:
         return None
 
 
+@dataclass(slots=True)
+class SecondFactorGate:
+    """``method`` needs the second factor: answered 13668 ``security_key_authorization_error``
+    (after authentication and the params check) until cleared; ``refusals`` counts those answers."""
+
+    method: str
+    refusals: int = 0
+
+
 class DeribitHost(Protocol):
     """What the dispatcher uses of the mock."""
 
@@ -226,6 +266,7 @@ class DeribitHost(Protocol):
     market: Market
     synthesiser: Synthesiser
     rpc_faults: RpcFaults
+    second_factor: dict[str, SecondFactorGate]
 
 
 @dataclass(slots=True)
@@ -236,8 +277,12 @@ class Call:
     params: dict[str, Any]
     transport: Transport
     session: Session | None
-    #: HTTP: the ``Authorization`` header's credential (``("Bearer", token)``, ``("Basic", ...)``).
-    authorization: tuple[str, str] | None = None
+    #: HTTP: the ``Authorization`` header (and what a signed one covers).
+    authorization: HttpCredentials | None = None
+    #: The scope the caller was granted (``None``: unrestricted, or not a private method).
+    scope: Scope | None = None
+    #: The access token that authenticated the call, if one did.
+    access_token: str | None = None
 
 
 class Dispatcher:
@@ -266,7 +311,7 @@ class Dispatcher:
         us_in: int,
         transport: Transport,
         session: Session | None = None,
-        authorization: tuple[str, str] | None = None,
+        authorization: HttpCredentials | None = None,
     ) -> dict[str, Any] | None:
         """The answer to ``request`` (``None``: none is sent, e.g. ``private/logout``)."""
         req_id = request.get("id")
@@ -289,7 +334,7 @@ class Dispatcher:
         request: Mapping[str, Any],
         transport: Transport,
         session: Session | None,
-        authorization: tuple[str, str] | None,
+        authorization: HttpCredentials | None,
     ) -> Call:
         method = request.get("method")
         if not isinstance(method, str) or not method:
@@ -316,32 +361,34 @@ class Dispatcher:
         token = call.params.pop("access_token", None)
         if spec.private and host.require_auth:
             self._authenticate(call, token)
+            need = method_scope(spec)
+            if need is not None and not _allows(call.scope, need):
+                raise _forbidden(f"{call.method} needs scope {need}", str(need))
         if call.method != "public/auth":  # its parameters depend on the grant (see .auth)
             check_params(spec, call.params)
+        gate = host.second_factor.get(call.method)
+        if gate is not None:
+            gate.refusals += 1
+            raise RpcError(13668, error_message(13668))
         own = _HANDLERS.get(call.method)
         if own is not None:
             return own(self, call)
         return self.synthesise(spec, call.params)
 
     def _authenticate(self, call: Call, token: Any) -> None:
+        """Who calls a private method: an ``access_token`` param, else the HTTP ``Authorization``
+        header, else the connection's ``public/auth`` (see :mod:`.auth`); sets ``call.scope``."""
         tokens = self.host.tokens
         if isinstance(token, str) and token:
-            tokens.check(token)
-            return
-        if call.authorization is not None:
-            scheme, credential = call.authorization
-            if scheme == "bearer":
-                tokens.check(credential)
-                return
-            if scheme == "basic":
-                client_id, _, secret = credential.partition(":")
-                if tokens.check_basic(client_id, secret):
-                    return
-                raise unauthorized("unknown client_id or wrong client_secret")
-        if call.session is not None and call.session.token is not None:
-            tokens.check(call.session.token)
-            return
-        raise unauthorized("a private method needs an access token (access_token, or public/auth first)")
+            call.scope, call.access_token = tokens.check(token), token
+        elif call.authorization is not None:
+            call.scope = tokens.check_header(call.authorization)
+            if call.authorization.scheme == "bearer":
+                call.access_token = call.authorization.credential
+        elif call.session is not None and call.session.token is not None:
+            call.scope, call.access_token = tokens.check(call.session.token), call.session.token
+        else:
+            raise unauthorized("a private method needs an access token (access_token, or public/auth first)")
 
     # -- results ------------------------------------------------------------------------------
 
@@ -367,6 +414,14 @@ class Dispatcher:
         value = synth.generate(schema, overrides=overrides)
         flavoured = _flavour(value, self.host.market.now_ms())
         return value if synth.problems(schema, flavoured) else flavoured
+
+
+def _allows(scope: Scope | None, need: Need) -> bool:
+    return scope is None or scope.allows(need)
+
+
+def _forbidden(reason: str, scope: str) -> RpcError:
+    return RpcError(13021, "forbidden", {"reason": reason, "scope": scope})
 
 
 _NO_ANSWER = object()
@@ -397,21 +452,41 @@ def _get_time(d: Dispatcher, call: Call) -> Any:
 
 
 def _auth(d: Dispatcher, call: Call) -> Any:
+    """``public/auth``: over WebSocket the connection is then authenticated by the new token."""
     result = d.host.tokens.grant(call.params)
     if call.session is not None:
         call.session.token = result["access_token"]
+        call.session.tokens.append(result["access_token"])
     return result
 
 
-def _new_token(d: Dispatcher, call: Call) -> Any:
+def _fork_token(d: Dispatcher, call: Call) -> Any:
+    """``public/fork_token``: a token for another session (the connection keeps its own)."""
+    return d.host.tokens.fork(call.params["refresh_token"], call.params["session_name"])
+
+
+def _exchange_token(d: Dispatcher, call: Call) -> Any:
+    """``public/exchange_token``: a token for another subject (the connection keeps its own)."""
     scope = call.params.get("scope")
-    grant = call.method.partition("/")[2]
-    result = d.host.tokens.exchange(
-        call.params["refresh_token"], grant, scope if isinstance(scope, str) else None
+    return d.host.tokens.exchange(
+        call.params["refresh_token"], call.params["subject_id"], scope if isinstance(scope, str) else None
     )
-    if call.session is not None:
-        call.session.token = result["access_token"]
-    return result
+
+
+def _create_api_key(d: Dispatcher, call: Call) -> Any:
+    """``private/create_api_key``: a new key, asymmetric with ``public_key`` (see :mod:`.keys`)."""
+    params = call.params
+    max_scope = Scope.parse(params["max_scope"])
+    name = params.get("name") or ""
+    features = params.get("enabled_features") or []
+    clients = d.host.tokens.clients
+    if params.get("public_key") is None:
+        return clients.with_secret(None, None, max_scope, name=name).api_key()
+    try:
+        client = clients.with_key(params["public_key"], max_scope, name=name, features=features)
+    except CredentialError as exc:
+        raise invalid_params("public_key", str(exc)) from None
+    return client.api_key()
 
 
 def _session(call: Call) -> Session:
@@ -421,7 +496,14 @@ def _session(call: Call) -> Session:
 
 
 def _subscribe(d: Dispatcher, call: Call) -> Any:
-    return _session(call).subscribe(call.params["channels"], private=call.method.startswith("private/"))
+    """Private channels need a scope each (:func:`~.scopes.channel_scope`): else 13021."""
+    private = call.method.startswith("private/")
+    if private:
+        for name in call.params["channels"]:
+            need = channel_scope(name) if isinstance(name, str) else None
+            if need is not None and not _allows(call.scope, need):
+                raise _forbidden(f"channel {name} needs scope {need}", str(need))
+    return _session(call).subscribe(call.params["channels"], private=private)
 
 
 def _unsubscribe(d: Dispatcher, call: Call) -> Any:
@@ -450,17 +532,22 @@ def _test(d: Dispatcher, call: Call) -> Any:
 
 
 def _logout(d: Dispatcher, call: Call) -> Any:
+    """``private/logout``: with ``invalidate_token`` (default true) the tokens of the connection
+    (its ``public/auth`` ones, and the one that authenticated the call) and their refresh tokens
+    stop being accepted; the connection forgets its token and closes, without an answer."""
     session = _session(call)
-    if call.params.get("invalidate_token", True) and session.token is not None:
-        d.host.tokens.revoke(session.token)
+    if call.params.get("invalidate_token", True):
+        for token in {*session.tokens, *([call.access_token] if call.access_token else [])}:
+            d.host.tokens.revoke_pair(token)
     session.logout()
     return _NO_ANSWER
 
 
 _HANDLERS = {
     "public/auth": _auth,
-    "public/fork_token": _new_token,
-    "public/exchange_token": _new_token,
+    "public/fork_token": _fork_token,
+    "public/exchange_token": _exchange_token,
+    "private/create_api_key": _create_api_key,
     "public/test": _test,
     "public/hello": _version,
     "public/get_time": _get_time,

@@ -57,6 +57,9 @@ class Session:
         self.link = link
         #: The access token of this connection's ``public/auth`` (private calls need no other).
         self.token: str | None = None
+        #: Every access token ``public/auth`` issued on this connection (``private/logout``
+        #: invalidates them).
+        self.tokens: list[str] = []
         self.subscriptions: dict[str, Subscription] = {}
         #: Seconds between test requests (unscaled), or ``None``.
         self.heartbeat: float | None = None
@@ -146,8 +149,9 @@ class Session:
     # -- the end ------------------------------------------------------------------------------
 
     def logout(self) -> None:
-        """``private/logout``: close the connection (no answer)."""
+        """``private/logout``: forget the tokens and close the connection (no answer)."""
         self.token = None
+        self.tokens.clear()
         self._spawn(self._close(1000, "logout"))
 
     async def _close(self, code: int, reason: str) -> None:

@@ -147,6 +147,8 @@ class MethodSpec:
     result: Mapping[str, Any]
     summary: str = ""
     builtin: bool = False
+    #: The document's tags (``trading``, ``wallet``...): what :mod:`.scopes` derives scopes from.
+    tags: tuple[str, ...] = ()
     #: The JSON Schema of ``params`` as an object (required names, types; other names allowed).
     params_schema: dict[str, Any] = field(default_factory=dict)
     #: The compiled check of :attr:`params_schema` (made on first use).
@@ -209,8 +211,13 @@ class DeribitSpec:
             if found is None or not isinstance(op, Mapping):
                 continue
             name = found.group("name")
+            tags = op.get("tags")
             self.methods[name] = MethodSpec(
-                name, self._params(op), self._result(op), str(op.get("summary") or "")
+                name,
+                self._params(op),
+                self._result(op),
+                str(op.get("summary") or ""),
+                tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
             )
         self.channels: list[ChannelSpec] = self._channels()
 
