@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from deriv_codegen.build import BuildResult
 
 from .conftest import ROOT
+from .test_deribit_client import deribit, requires_deribit
+
+__all__ = ["deribit"]  # the generated Deribit package, shared fixture
 
 EXAMPLES = ROOT / "examples"
 
@@ -81,3 +85,17 @@ def test_trade_demo_from_credentials_to_sell(deriv_options_dist: Path, flow: lis
     balance = float(sold_line.split()[-1])
     assert balance == pytest.approx(start - bought + sold_for)
     assert ("open in a browser" in out) == bool(flow)
+
+
+@requires_deribit
+def test_deribit_key_example_authenticates_by_signature_and_streams_a_private_channel(
+    deribit: BuildResult,
+) -> None:
+    out = _run("deribit_key_auth.py", deribit.out_dir, "2")
+    lines = out.splitlines()
+    assert lines[0].startswith("key: SigningKey(kind='ed25519'") and lines[0].endswith("file mode 600")
+    assert lines[1].startswith("registered the public key as client ")
+    assert lines[2].startswith("authenticated: DeribitToken(")
+    assert lines[3].startswith("account summary: currency BTC")
+    assert [line.split(":")[0] for line in lines[4:]] == ["user.portfolio.BTC"] * 2
+    assert "PRIVATE KEY" not in out

@@ -41,8 +41,10 @@ Token life:
   request the server refused as unauthorized (13009) is sent once more with a refreshed token.
 * :meth:`DeribitAuth.fork_token` (session-scoped tokens only, refused locally otherwise) and
   :meth:`DeribitAuth.exchange_token` (another subaccount; an explicit ``scope`` may narrow but
-  never widen: refused locally, and a wider grant from the server is refused too) return the new
-  token, which then authenticates this client (Deribit switches the connection to it).
+  never widen: refused locally, and a wider grant from the server is refused too) return a *new*
+  token for another client (``DeribitAuth.from_token(token)``): this client keeps its own token,
+  so its identity never changes behind its back, and the new token is not written to this
+  client's store.
 * ``private/logout`` is :meth:`deriv_runtime.rpc.BaseRpcClient.logout` (WebSocket only).
 
 Errors: a refused grant is the server's :class:`~deriv_runtime.errors.AuthenticationError`
@@ -158,6 +160,14 @@ class DeribitAuth:
         from .deribit_signing import KeySigner
 
         return cls(signer=KeySigner(client_id, key), **options)
+
+    @classmethod
+    def from_token(cls, token: DeribitToken, **options: Any) -> DeribitAuth:
+        """A token from :meth:`fork_token` / :meth:`exchange_token` (or any grant): the client
+        authenticates with its refresh token."""
+        if token.refresh_token is None:
+            raise AuthError("the token has no refresh_token: it cannot authenticate a new connection")
+        return cls(token=token, **options)
 
     @classmethod
     def from_store(cls, store: TokenStore, **options: Any) -> DeribitAuth:
@@ -288,9 +298,9 @@ class DeribitAuth:
     # -- fork, exchange ---------------------------------------------------------------------------
 
     async def fork_token(self, session_name: str) -> DeribitToken:
-        """``public/fork_token``: a new session ``session_name`` from this session-scoped token.
-
-        Refused locally (:class:`AuthError`) for a connection-scoped token or a bad name."""
+        """``public/fork_token``: a token for a new session ``session_name`` (for another client),
+        from this session-scoped token. Refused locally (:class:`AuthError`) for a connection-scoped
+        token, (:class:`ValueError`) for a name that is not one word."""
         token = self._token
         if token is None or token.refresh_token is None:
             raise AuthError("fork_token needs a token with a refresh_token: authenticate first")
@@ -301,13 +311,17 @@ class DeribitAuth:
             )
         scope_text([f"session:{session_name}"])  # a plain name: raises ValueError otherwise
         params = {"refresh_token": token.refresh_token.reveal(), "session_name": session_name}
+        return await self._new_token("public/fork_token", params)
+
+    async def _new_token(self, method: str, params: Mapping[str, Any]) -> DeribitToken:
+        """A token for another client: read and returned, never adopted here."""
         self.grants += 1
-        return await self._adopt(await _result(self._attached(), "public/fork_token", params))
+        return DeribitToken.from_result(await _result(self._attached(), method, params))
 
     async def exchange_token(
         self, subject_id: int, *, scope: str | Iterable[str] | None = None
     ) -> DeribitToken:
-        """``public/exchange_token``: a token for subaccount ``subject_id``.
+        """``public/exchange_token``: a token for subaccount ``subject_id`` (for another client).
 
         ``scope`` may narrow the current scope, never widen it: asking for more is refused locally,
         and a grant wider than the current scope is refused (:class:`AuthError`) before it is used.
@@ -324,13 +338,11 @@ class DeribitAuth:
             if wider:
                 raise AuthError(f"exchange_token would widen the scope ({', '.join(wider)}): refused")
             params["scope"] = wanted
-        self.grants += 1
-        result = await _result(self._attached(), "public/exchange_token", params)
-        granted = DeribitToken.from_result(result)
+        granted = await self._new_token("public/exchange_token", params)
         wider = token.scope.widened(granted.scope)
         if wider:
             raise AuthError(f"exchange_token granted a wider scope ({', '.join(wider)}): not used")
-        return await self._adopt(result)
+        return granted
 
     # -- the client's side ------------------------------------------------------------------------
 
