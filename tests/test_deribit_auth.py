@@ -428,13 +428,26 @@ def test_second_factor_required_is_its_own_error_and_never_retried() -> None:
 # -- secrets --------------------------------------------------------------------------------------
 
 
+class _RecordingSigner:
+    """Signs with ``inner`` and keeps every signature made (to look for them where they must not be)."""
+
+    def __init__(self, inner: HmacSigner) -> None:
+        self.inner = inner
+        self.client_id = inner.client_id
+        self.asymmetric = False
+        self.signatures: list[str] = []
+
+    def sign(self, message: bytes) -> str:
+        signature = self.inner.sign(message)
+        self.signatures.append(signature)
+        return signature
+
+
 def test_canary_secrets_never_reach_logs_reprs_errors_or_urls(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     mock = _mock()
-    auths = [
-        DeribitAuth.client_credentials(CLIENT_ID, CANARY),
-        DeribitAuth.client_signature(CLIENT_ID, CANARY),
-    ]
+    signer = _RecordingSigner(HmacSigner(CLIENT_ID, CANARY))
+    auths = [DeribitAuth.client_credentials(CLIENT_ID, CANARY), DeribitAuth(signer=signer)]
     shown: list[str] = []
     urls: list[str] = []
 
@@ -458,7 +471,9 @@ def test_canary_secrets_never_reach_logs_reprs_errors_or_urls(caplog: pytest.Log
 
     run(scenario)
     tokens = [t for t in (a.token for a in auths) if t is not None]
-    planted = [CANARY, *(t.access_token.reveal() for t in tokens)]
+    refresh = [t.refresh_token.reveal() for t in tokens if t.refresh_token is not None]
+    assert len(signer.signatures) == 1  # the HTTP grant; the WebSocket one used the refresh token
+    planted = [CANARY, *(t.access_token.reveal() for t in tokens), *refresh, *signer.signatures]
     assert len(urls) == 4  # a grant and a call per HTTP client
     for text in [*shown, caplog.text, *urls]:
         for secret in planted:
