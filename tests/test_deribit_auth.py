@@ -273,12 +273,17 @@ class RecordingStore(MemoryTokenStore):
         super().save(tokens)
 
 
-def test_fifty_concurrent_http_callers_share_one_refresh_persisted_before_use() -> None:
-    mock = _mock()
+def _stored_auth() -> tuple[DeribitAuth, RecordingStore]:
     ref: list[DeribitAuth] = []
     store = RecordingStore(ref)
     auth = DeribitAuth.client_credentials(CLIENT_ID, CANARY, store=store)
     ref.append(auth)
+    return auth, store
+
+
+def test_fifty_concurrent_http_callers_share_one_refresh_persisted_before_use() -> None:
+    mock = _mock()
+    auth, store = _stored_auth()
 
     async def scenario() -> None:
         async with mock, BaseRpcClient.over_http(mock.http_url, auth=auth) as client:
@@ -301,10 +306,7 @@ def test_fifty_concurrent_http_callers_share_one_refresh_persisted_before_use() 
 
 def test_a_token_that_cannot_be_persisted_is_never_used() -> None:
     mock = _mock()
-    ref: list[DeribitAuth] = []
-    store = RecordingStore(ref)
-    auth = DeribitAuth.client_credentials(CLIENT_ID, CANARY, store=store)
-    ref.append(auth)
+    auth, store = _stored_auth()
 
     async def scenario() -> None:
         async with mock, BaseRpcClient.over_http(mock.http_url, auth=auth) as client:
