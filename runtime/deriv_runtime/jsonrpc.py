@@ -49,6 +49,8 @@ MIN_HEARTBEAT_INTERVAL = 10
 
 _SUBSCRIBE = ("public/subscribe", "private/subscribe")
 _REQUEST_KEYS = frozenset({"method", "params"})
+#: Builds a :class:`StreamMessage` (a named tuple) without its Python-level ``__new__``.
+_stream_message = tuple.__new__
 
 
 class JsonRpcProtocol:
@@ -86,9 +88,9 @@ class JsonRpcProtocol:
         method = payload.get("method")
         if not isinstance(method, str) or not method:
             raise ValueError("a JSON-RPC request needs a non-empty 'method'")
-        extra = payload.keys() - _REQUEST_KEYS
-        if extra:
-            raise ValueError(f"{method}: a request has only 'method' and 'params'; not {sorted(extra)}")
+        if not payload.keys() <= _REQUEST_KEYS:  # no set built on the way (every call comes here)
+            extra = sorted(payload.keys() - _REQUEST_KEYS)
+            raise ValueError(f"{method}: a request has only 'method' and 'params'; not {extra}")
         message: JsonObject = {"jsonrpc": "2.0", "id": req_id, "method": method}
         params = payload.get("params")
         if params is not None:
@@ -201,11 +203,20 @@ class JsonRpcProtocol:
             message = orjson.loads(data)
         except orjson.JSONDecodeError:
             return Ignored("frame is not JSON")
-        if type(message) is list:
-            return Ignored("batch frame (JSON array): batches are not used")
         if type(message) is not dict:
+            if type(message) is list:
+                return Ignored("batch frame (JSON array): batches are not used")
             return Ignored("frame is not a JSON object")
-        if "method" in message:
+        method = message.get("method")
+        if method is not None or "method" in message:
+            if method == "subscription" and "id" not in message:  # a channel's notification: the hot path
+                params = message.get("params")
+                if type(params) is dict:
+                    channel = params.get("channel")
+                    if type(channel) is str:
+                        state = self._by_channel.get(channel)
+                        if state is not None:
+                            return _stream_message(StreamMessage, (state, message))
             return self._notification(message)
         req_id = message.get("id")
         if type(req_id) is not int:
@@ -216,7 +227,7 @@ class JsonRpcProtocol:
         if state is not None:
             return self._subscribed(state, message)
         if self.pending.pop(req_id, None) is not None:
-            return Reply(req_id, message, self._stopped_by(req_id, message))
+            return Reply(req_id, message, self._stopped_by(req_id, message) if self._unsubscribing else [])
         method = self._discard.pop(req_id, None)
         if method is not None:
             return Ignored(f"answer to our own {method}", req_id, quiet=True)
@@ -229,7 +240,7 @@ class JsonRpcProtocol:
             self._end(state)  # nothing subscribed: the server will send nothing on it
         elif not state.repeatable and state.follow_up is None and state.resume is not None:
             state.follow_up = state.resume.payload_from(message)
-        return StreamMessage(state, message)
+        return _stream_message(StreamMessage, (state, message))
 
     def _notification(self, message: JsonObject) -> Event:
         method, params = message.get("method"), message.get("params")
@@ -244,7 +255,7 @@ class JsonRpcProtocol:
             state = self._by_channel.get(channel)
             if state is None:
                 return Ignored("notification for a channel no stream holds")
-            return StreamMessage(state, message)
+            return _stream_message(StreamMessage, (state, message))
         if method == "heartbeat":
             kind = params.get("type")
             if kind == "test_request":

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
 
 from .auth.deribit import DeribitAuth
 from .calls import CallInfo
@@ -107,12 +108,26 @@ class Notification(NamedTuple, Generic[T]):
     data: T
 
 
+#: Builds a :class:`Notification` without its Python-level ``__new__`` (one per message).
+_new_notification = tuple.__new__
+
+
+#: result type -> the function that reads a result as it (:func:`_validator`), for
+#: :meth:`BaseRpcClient._call`: looked up once per type, not once per call.
+_RESULT_READERS: dict[Any, Callable[[Any], Any]] = {}
+_MAX_RESULT_READERS = 1024
+
+
 def _validator(annotation: Any) -> Callable[[Any], Any]:
     """The function that reads a value as ``annotation``: a model's core validator, or a cached
-    adapter's."""
+    adapter's (its core validator once built: the adapter's ``validate_python`` only forwards to it)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return model_validator(annotation)
-    return _adapter(annotation).validate_python
+    adapter = _adapter(annotation)
+    core = adapter.validator
+    if isinstance(core, SchemaValidator):
+        return core.validate_python
+    return adapter.validate_python
 
 
 class RpcStream(StreamBase, Generic[T]):
@@ -158,7 +173,7 @@ class RpcStream(StreamBase, Generic[T]):
                     what = f"{self._method}: a notification without a known channel"
                     raise ResponseError(what, raw=message) from None
                 try:
-                    return Notification(channel, validate(data))
+                    return _new_notification(Notification, (channel, validate(data)))
                 except ValidationError as exc:
                     what = f"{channel}: cannot read the answer: {_problems(exc)}"
                     raise ResponseError(what, raw=message) from None
@@ -310,7 +325,18 @@ class BaseRpcClient(TransportClient):
                     testnet if isinstance(testnet, bool) else None,
                 )
             )
-        return _validate(result_type, answer["result"], method, answer)
+        try:
+            read = _RESULT_READERS[result_type]
+        except KeyError:
+            read = _validator(result_type)
+            if len(_RESULT_READERS) < _MAX_RESULT_READERS:
+                _RESULT_READERS[result_type] = read
+        except TypeError:  # an unhashable annotation: read it the long way
+            return _validate(result_type, answer["result"], method, answer)
+        try:
+            return read(answer["result"])
+        except ValidationError as exc:
+            raise ResponseError(f"{method}: cannot read the answer: {_problems(exc)}", raw=answer) from None
 
     def subscribe(self, *channels: Channel[T], timeout: float | None = None) -> RpcStream[T]:
         """One subscribe request for ``channels`` (``private/subscribe`` if any is private)."""

@@ -89,7 +89,9 @@ class StreamQueue:
         items.append(message)
         self._sizes.append(size)
         self._bytes += size
-        self._wake()
+        waiter = self._waiter  # _wake(), inline: this runs for every message
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def buffered_bytes(self) -> int:

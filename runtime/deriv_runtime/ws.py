@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -119,6 +120,52 @@ class _Call:
             f"{self.label}: could not send within {self.timeout} s (the server is not reading); "
             "it may still reach the server, and a late answer is dropped"
         )
+
+
+class _Deadlines:
+    """The deadlines of the calls waiting on one event loop, kept by one loop timer.
+
+    A loop timer per call costs more than the rest of the call's own work (and arming and cancelling
+    one per call slows every round trip down further); here a call only enters and leaves a dict.
+    The timer is armed for the earliest deadline, or earlier (``_at`` is never later than any
+    waiting call's deadline): when it fires it expires the calls that are due and is armed again for
+    the earliest remaining deadline. When calls finish early it stays armed and finds nothing to do.
+    """
+
+    __slots__ = ("_at", "_calls", "_handle", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        #: call -> its deadline (``loop.time()``), for every call waiting with a timeout.
+        self._calls: dict[_Call, float] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = math.inf
+
+    def add(self, call: _Call, timeout: float) -> None:
+        deadline = self.loop.time() + timeout
+        self._calls[call] = deadline
+        if deadline < self._at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._at = deadline
+            self._handle = self.loop.call_at(deadline, self._fire)
+
+    def remove(self, call: _Call) -> None:
+        self._calls.pop(call, None)
+
+    def _fire(self) -> None:
+        self._handle, self._at = None, math.inf
+        calls = self._calls
+        if not calls:
+            return
+        now = self.loop.time()
+        due = [call for call, deadline in calls.items() if deadline <= now]
+        for call in due:
+            del calls[call]
+            call.expire()
+        if calls:
+            self._at = min(calls.values())
+            self._handle = self.loop.call_at(self._at, self._fire)
 
 
 #: Seconds between two warnings about ignored frames; the ones in between are only counted.
@@ -351,11 +398,12 @@ class WebSocketTransport:
 
     def _dispatch(self, data: bytes) -> None:
         event = self.protocol.receive(data)
-        if type(event) is StreamMessage:
-            queue = self._queues.get(event.stream.key)
+        if type(event) is StreamMessage:  # the hot path: a stream's message
+            state, message = event
+            queue = self._queues.get(state.key)
             if queue is not None:
-                queue.push(event.message, len(data))
-                if event.stream.ended:
+                queue.push(message, len(data))
+                if state.ended:
                     queue.end()
         elif type(event) is Reply:
             future = self._futures.pop(event.req_id, None)
@@ -493,6 +541,9 @@ class WebSocketTransport:
 
     # -- calls and streams ------------------------------------------------------------------------
 
+    #: The deadlines of waiting calls (:meth:`request`), on the loop they wait on.
+    _deadlines: _Deadlines | None = None
+
     async def request(
         self, payload: JsonObject, *, timeout: float | None, info: CallInfo | None = None
     ) -> JsonObject:
@@ -506,14 +557,18 @@ class WebSocketTransport:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JsonObject] = loop.create_future()
         call = _Call(future, label, timeout)
-        timer = None
+        deadlines = None
         if timeout is not None:
             call.task = asyncio.current_task()
-            timer = loop.call_later(timeout, call.expire)
+            deadlines = self._deadlines
+            if deadlines is None or deadlines.loop is not loop:
+                deadlines = self._deadlines = _Deadlines(loop)
+            deadlines.add(call, timeout)
         req_id = 0
+        answered = False
         try:
-            if self.is_connected:  # the usual case, kept cheap: no extra awaits
-                ws = self._ws
+            if self._dead is None and self._supervisor is not None and self._connected.is_set():
+                ws = self._ws  # the usual case (is_connected), kept cheap: no extra awaits
             else:
                 call.phase = "connecting"
                 ws = await self._wait_connected()
@@ -538,15 +593,19 @@ class WebSocketTransport:
                     # the lost connection may have failed this attempt's future: a fresh one
                     future = call.future = loop.create_future()
             call.phase = "answer"
-            return await future
+            answer = await future
+            # only the reader completes a future with an answer, and it took the id off every table
+            answered = True
+            return answer
         except asyncio.CancelledError:
             if call.timed_out and call.task is not None and call.task.uncancel() == 0:
                 raise call.timeout_error() from None
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
-            self._drop(req_id, future)
+            if deadlines is not None:
+                deadlines.remove(call)
+            if not answered:
+                self._drop(req_id, future)
 
     def _drop(self, req_id: int, future: asyncio.Future[JsonObject]) -> None:
         """Stop waiting for ``req_id``: a late answer will be ignored, never given to another call."""
