@@ -10,12 +10,13 @@ Connection life:
   transport reconnects with exponential backoff and jitter, then re-subscribes every live stream.
   The user's stream iterators keep going; ``stream.gaps`` tells how often they were interrupted.
 * Calls made while reconnecting wait for the connection within their own deadline.
-* ``on_connect`` (optional) runs on every new connection before anybody else may use it: it gets a
-  ``call(payload) -> answer`` function working on that connection alone (an authentication, such
-  as Deribit's ``public/auth``). Once it returns, the wire re-opens the streams that need an
-  authenticated connection (:meth:`~deriv_runtime.wire.Wire.authenticated`), and only then do waiting
-  calls go out. If it fails for a network reason the attempt counts as a failed connect (retried
-  with backoff); if the server refused it (a :class:`~deriv_runtime.errors.DerivError` that is not a
+* ``on_connect`` (optional) runs on every new connection before anything else is sent on it: it gets
+  a ``call(payload) -> answer`` function working on that connection alone (an authentication, such
+  as Deribit's ``public/auth`` or Deriv's ``authorize``). Once it returns, the live streams are
+  re-opened (:meth:`~deriv_runtime.wire.Wire.resubscribe`, then those that need an authenticated
+  connection, :meth:`~deriv_runtime.wire.Wire.authenticated`), and only then do waiting calls go
+  out. If it fails for a network reason the attempt counts as a failed connect (retried with
+  backoff); if the server refused it (a :class:`~deriv_runtime.errors.DerivError` that is not a
   transport error: bad credentials, 2FA required) nothing is retried: the first ``connect`` raises
   that error, and after a drop every call and stream fails with a :class:`ConnectionFailed`
   chained to it.
@@ -285,18 +286,20 @@ class WebSocketTransport:
         self._ws = ws
         self.connections += 1
         logger.info("connected to %s", shown)
+        if self._on_connect is not None:
+            await self._handshake(ws, self._on_connect, shown)
         try:
             async with asyncio.timeout(self._open_timeout):
-                for out in self.protocol.resubscribe():
+                # streams come back only now: after the hook authenticated the connection (without a
+                # hook the connection is as authenticated as it gets, e.g. by its OTP URL)
+                for out in [*self.protocol.resubscribe(), *self.protocol.authenticated()]:
                     await ws.send(out.data)
         except (ConnectionClosed, TimeoutError) as exc:
             await _abort(ws)
             raise ConnectionFailed(f"connected to {shown}, could not re-subscribe: {_describe(exc)}") from exc
-        if self._on_connect is not None:
-            await self._handshake(ws, self._on_connect, shown)
 
     async def _handshake(self, ws: Any, on_connect: OnConnect, shown: str) -> None:
-        """Run ``on_connect`` on the new connection, then re-open the streams that needed it."""
+        """Run ``on_connect`` on the new connection before anything else is sent on it."""
 
         async def call(payload: JsonObject) -> JsonObject:
             return await self._call_on(ws, payload)
@@ -304,8 +307,6 @@ class WebSocketTransport:
         try:
             async with asyncio.timeout(self._open_timeout):
                 await on_connect(call)
-                for out in self.protocol.authenticated():
-                    await ws.send(out.data)
         except (ConnectionClosed, TimeoutError, TransportError, OSError) as exc:
             await _abort(ws)
             raise ConnectionFailed(f"connected to {shown}, could not authenticate: {_describe(exc)}") from exc
