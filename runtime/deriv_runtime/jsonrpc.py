@@ -49,8 +49,6 @@ MIN_HEARTBEAT_INTERVAL = 10
 
 _SUBSCRIBE = ("public/subscribe", "private/subscribe")
 _REQUEST_KEYS = frozenset({"method", "params"})
-#: Builds a :class:`StreamMessage` (a named tuple) without its Python-level ``__new__``.
-_stream_message = tuple.__new__
 
 
 class JsonRpcProtocol:
@@ -216,7 +214,7 @@ class JsonRpcProtocol:
                     if type(channel) is str:
                         state = self._by_channel.get(channel)
                         if state is not None:
-                            return _stream_message(StreamMessage, (state, message))
+                            return StreamMessage(state, message)
             return self._notification(message)
         req_id = message.get("id")
         if type(req_id) is not int:
@@ -240,7 +238,7 @@ class JsonRpcProtocol:
             self._end(state)  # nothing subscribed: the server will send nothing on it
         elif not state.repeatable and state.follow_up is None and state.resume is not None:
             state.follow_up = state.resume.payload_from(message)
-        return _stream_message(StreamMessage, (state, message))
+        return StreamMessage(state, message)
 
     def _notification(self, message: JsonObject) -> Event:
         method, params = message.get("method"), message.get("params")
@@ -255,7 +253,7 @@ class JsonRpcProtocol:
             state = self._by_channel.get(channel)
             if state is None:
                 return Ignored("notification for a channel no stream holds")
-            return _stream_message(StreamMessage, (state, message))
+            return StreamMessage(state, message)
         if method == "heartbeat":
             kind = params.get("type")
             if kind == "test_request":

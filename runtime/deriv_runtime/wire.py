@@ -17,7 +17,7 @@ heartbeat answer), an :class:`Ignored` is counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .calls import Resume
@@ -67,9 +67,10 @@ class Reply:
     ended: list[StreamState] = field(default_factory=list)
 
 
-class StreamMessage(NamedTuple):
-    """A message for one stream's buffer. A tuple: it is made for every stream message, and a wire on
-    the hot path builds it without a Python-level constructor (``tuple.__new__(StreamMessage, ...)``)."""
+@dataclass(slots=True)
+class StreamMessage:
+    """A message for one stream's buffer (made for every stream message: a slotted dataclass is the
+    cheapest of the event shapes measured, a named tuple's ``__new__`` costs twice as much)."""
 
     stream: StreamState
     message: JsonObject

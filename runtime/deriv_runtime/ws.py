@@ -400,10 +400,10 @@ class WebSocketTransport:
     def _dispatch(self, data: bytes) -> None:
         event = self.protocol.receive(data)
         if type(event) is StreamMessage:  # the hot path: a stream's message
-            state, message = event
+            state = event.stream
             queue = self._queues.get(state.key)
             if queue is not None:
-                queue.push(message, len(data))
+                queue.push(event.message, len(data))
                 if state.ended:
                     queue.end()
         elif type(event) is Reply:
