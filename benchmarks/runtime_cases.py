@@ -135,12 +135,12 @@ def websocket_client(ws: Workspace) -> Outcome:
 _NOTE_STEPS = (
     ("orjson_loads_note", "orjson.loads"),
     ("protocol_receive_note", "JsonRpcProtocol.receive (loads included)"),
-    ("validate_ticker", "TickerData.model_validate"),
+    ("validate_ticker", "TickerData core validator"),
 )
 _CALL_STEPS = (
     ("build_request_get_time", "build_request"),
     ("protocol_call_and_reply", "JsonRpcProtocol.call + receive of the answer"),
-    ("validate_int_result", "result validation"),
+    ("validate_int_result", "result validation (core validator)"),
 )
 
 

@@ -560,7 +560,7 @@ class WebSocketTransport:
         call = _Call(future, label, timeout)
         deadlines = None
         if timeout is not None:
-            call.task = asyncio.current_task()
+            call.task = asyncio.current_task(loop)
             deadlines = self._deadlines
             if deadlines is None or deadlines.loop is not loop:
                 deadlines = self._deadlines = _Deadlines(loop)
