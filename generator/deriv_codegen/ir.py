@@ -177,6 +177,9 @@ class Operation:
     request_key: str = ""
     #: The bundle files it was read from (``deriv-ws``: the request and response schema files).
     source_files: tuple[str, ...] = ()
+    #: Sample requests as published (the legacy v3 documentation's ``example.json``), for tests and docs;
+    #: never trusted to be valid (some upstream examples break their own schema).
+    examples: tuple[Any, ...] = ()
 
     def binding(self, kind: BindingKind) -> Binding:
         """The operation's binding of that kind (:class:`KeyError` if it has none)."""

@@ -7,6 +7,7 @@ readers are registered per layout in :mod:`deriv_codegen.readers`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -41,6 +42,30 @@ def _needs(*patterns: str) -> Callable[[Sequence[str]], list[str]]:
     return check
 
 
+def strip_shared_folder(names: Sequence[str]) -> list[str]:
+    """File names, after stripping one leading folder shared by every entry (a source archive's)."""
+    files = [n for n in names if not n.endswith("/") and not n.startswith("__MACOSX/")]
+    heads = {n.split("/", 1)[0] for n in files}
+    if len(heads) == 1 and files and all("/" in n for n in files):
+        files = [n.split("/", 1)[1] for n in files]
+    return files
+
+
+#: ``config/v3/<call>/send.json`` (and ``receive.json``, ``example.json``) in the v3 documentation.
+V3_CALL_FILE = re.compile(r"^config/v3/(?P<call>[^/]+)/(?P<role>send|receive|example)\.json$")
+
+
+def _v3_calls(names: Sequence[str]) -> list[str]:
+    roles: dict[str, set[str]] = {}
+    for name in strip_shared_folder(names):
+        m = V3_CALL_FILE.match(name)
+        if m:
+            roles.setdefault(m["call"], set()).add(m["role"])
+    if not any({"send", "receive"} <= r for r in roles.values()):
+        return ["config/v3/<call>/send.json with its receive.json"]
+    return []
+
+
 def _nothing(names: Sequence[str]) -> list[str]:
     return []
 
@@ -54,6 +79,14 @@ LAYOUTS: dict[str, Layout] = {
             suffix=".zip",
             missing=_needs("*_request.schema.json", "*_response.schema.json", "rest-api-openapi.json"),
             description="flat zip of <call>_request/_response.schema.json plus rest-api-openapi.json",
+        ),
+        Layout(
+            name="deriv-v3-docs-zip",
+            container="zip",
+            suffix=".zip",
+            missing=_v3_calls,
+            description="source archive of the Deriv API docs with config/v3/<call>/send.json, "
+            "receive.json and example.json (JSON Schema draft-04)",
         ),
         Layout(
             name="deribit-openapi",

@@ -24,6 +24,7 @@ from .naming import identifier, pascal
 from .pysource import clean_text, comment
 from .schema_prep import (
     assign_class_names,
+    check_defaults,
     check_patterns,
     inline_local_refs,
     nullable,
@@ -80,6 +81,9 @@ class CallModels:
     classes: tuple[str, ...]
     request_fields: tuple[FieldSpec, ...]
     problems: tuple[Problem, ...]
+    #: ``(name, module)`` of every name the module imports (``("Literal", "typing")``), so that a
+    #: stub whose signature uses one imports it from the same place.
+    imports: tuple[tuple[str, str], ...] = ()
 
 
 def class_base(call_name: str) -> str:
@@ -93,10 +97,11 @@ def prepare_call(
     problems: list[Problem] = []
     req_file, resp_file = call.source_files
     request = strip_titles(inline_local_refs(call.params_schema, req_file, problems, limits))
-    request = check_patterns(request, req_file, problems)
+    request = check_defaults(check_patterns(request, req_file, problems), req_file, problems)
     for meta in ("auth_required", "auth_scopes"):
         request.pop(meta, None)
     response = tolerant(strip_titles(inline_local_refs(call.result_schema, resp_file, problems, limits)))
+    response = check_defaults(response, resp_file, problems)
     base = class_base(call.name)
     used: set[str] = {f"{base}Response"}  # reserved for the response root while naming the request
     request_names, request_roots = assign_class_names(request, f"{base}Request", base, used)
@@ -155,7 +160,17 @@ def generate_call_models(call: Operation, source_label: str, limits: Limits = DE
         classes=classes,
         request_fields=fields,
         problems=tuple(problems),
+        imports=module_imports(code),
     )
+
+
+def module_imports(code: str) -> tuple[tuple[str, str], ...]:
+    """``(name, module)`` for each ``from module import name`` at the top level of ``code``."""
+    found: list[tuple[str, str]] = []
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.extend((a.asname or a.name, node.module) for a in node.names if a.name != "*")
+    return tuple(sorted(found))
 
 
 def clean_descriptions(node: Any) -> Any:
@@ -275,10 +290,17 @@ def request_fields(code: str, class_name: str, schema: dict[str, Any]) -> tuple[
 
 
 class _RootTypes(ast.NodeTransformer):
-    """Replace root-model classes in an annotation by the type they wrap (``str``, not ``TicksValue``)."""
+    """Replace root-model classes in an annotation by the type they wrap (``str``, not ``TicksValue``),
+    and every ``Annotated[T, constraints]`` by ``T``: a signature shows types; the model checks them."""
 
     def __init__(self, roots: dict[str, ast.expr]) -> None:
         self.roots = roots
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == "Annotated":
+            inner: ast.AST = self.visit(_strip_annotated(node))
+            return inner
+        return self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in self.roots:

@@ -26,6 +26,19 @@ def words(text: str) -> list[str]:
     return out
 
 
+#: A lower-case word with digits inside or at its end (``p2p``, ``mt5``, ``oauth2``) stays one word in
+#: snake case: ``p2p_advert_create``, not ``p_2_p_advert_create``.
+_SNAKE_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z][a-z0-9]*|[0-9]+|[A-Z]+")
+
+
+def snake_words(text: str) -> list[str]:
+    """:func:`words`, except that digits glued to the lower-case letters before them stay in their word."""
+    out: list[str] = []
+    for chunk in _WORD.findall(text):
+        out.extend(_SNAKE_PART.findall(chunk))
+    return out
+
+
 def pascal(text: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words(text))
     if not name:
@@ -34,7 +47,7 @@ def pascal(text: str) -> str:
 
 
 def snake(text: str) -> str:
-    name = "_".join(w.lower() for w in words(text)) or "unnamed"
+    name = "_".join(w.lower() for w in snake_words(text)) or "unnamed"
     return f"n_{name}" if name[0].isdigit() else name
 
 

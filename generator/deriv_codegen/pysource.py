@@ -11,6 +11,7 @@ string into a generated file goes through one function of this module, chosen by
 :func:`toml_str`         a TOML basic string
 :func:`md_text`          Markdown prose; :func:`md_code` a Markdown code span
 :func:`ident`            a name used as a Python identifier: checked, never escaped
+:func:`dotted`           a dotted module name (``deriv_runtime.auth.secret``): each part an ident
 :func:`annotation`       a type expression: parsed and checked against a small grammar
 =======================  ==========================================================
 
@@ -44,6 +45,7 @@ __all__ = [
     "clean_text",
     "comment",
     "docstring",
+    "dotted",
     "ident",
     "is_ident",
     "md_code",
@@ -143,6 +145,13 @@ def ident(name: str, what: str = "name", where: str = "") -> Source:
             f"{at}{what} {name!r} is not a usable Python identifier "
             "(ASCII letters, digits and _, not starting with a digit, not a keyword)"
         )
+    return Source(name)
+
+
+def dotted(name: str, what: str = "module name", where: str = "") -> Source:
+    """``name`` unchanged if every dot-separated part of it passes :func:`ident`."""
+    for part in str(name).split("."):
+        ident(part, what, where)
     return Source(name)
 
 

@@ -114,6 +114,8 @@ class PackageIdentity:
 class PackageView(PackageIdentity):
     calls: list[CallView]
     type_imports: list[tuple[str, list[str]]]  # (module, names) for TYPE_CHECKING
+    #: (absolute module, names) for TYPE_CHECKING: what signatures use from pydantic, datetime, the runtime...
+    annotation_imports: list[tuple[str, list[str]]]
     model_exports: list[tuple[str, str]]  # (class, module)
     typing_names: list[str]
     uses_unset: bool
@@ -216,6 +218,7 @@ def build_view(
     used_methods: set[str] = set()
     used_consts: set[str] = set(RESERVED_CONSTS)
     type_imports: dict[str, set[str]] = {}
+    annotation_imports: dict[str, set[str]] = {}
     typing_names: set[str] = {"Any"}
     uses_unset = False
     for call in sorted(ws_ops, key=lambda c: c.name):
@@ -246,10 +249,16 @@ def build_view(
         params = [_param(f, used) for f in ordered]
         view_params = ([positional] if positional else []) + params
         local_classes = set(m.classes)
+        imported = dict(m.imports)
         for p in view_params:
             names = _names_in(p.annotation)
             type_imports.setdefault(m.module, set()).update(names & local_classes)
-            typing_names.update(names & {"Literal", "Any"})
+            for name in sorted(names - local_classes):
+                module = imported.get(name)
+                if module == "typing":
+                    typing_names.add(name)
+                elif module is not None:
+                    annotation_imports.setdefault(module, set()).add(name)
             uses_unset = uses_unset or p.omit == "unset"
         type_imports.setdefault(m.module, set()).add(m.response_class)
         stream_types: list[tuple[str, str, str]] = []
@@ -299,6 +308,7 @@ def build_view(
         **asdict(package_identity(ir, config, package)),
         calls=calls,
         type_imports=sorted((mod, sorted(names)) for mod, names in type_imports.items() if names),
+        annotation_imports=sorted((mod, sorted(names)) for mod, names in annotation_imports.items()),
         model_exports=exports,
         typing_names=sorted(typing_names),
         uses_unset=uses_unset,
@@ -355,7 +365,7 @@ def _refuse_raw(value: Any) -> Any:
         return value
     raise CodegenError(
         f"generator bug: a template prints {type(value).__name__} {str(value)[:60]!r} without an "
-        "escaping filter (py, doc, comment, toml, md, md_code, ident, annotation)"
+        "escaping filter (py, doc, comment, toml, md, md_code, ident, dotted, annotation)"
     )
 
 
@@ -393,6 +403,7 @@ def environment() -> Any:
         md=pysource.md_text,
         md_code=pysource.md_code,
         ident=pysource.ident,
+        dotted=pysource.dotted,
         annotation=pysource.annotation,
         join=_join,
         rstrip=_rstrip,

@@ -9,13 +9,17 @@ Upstream schemas are never modified in place; each function returns a transforme
   required and typed as its enum. (Strict contract checks validate against the original schema.)
 * :func:`assign_class_names` gives every object that becomes a class a readable, unique name
   derived from the call and the property path - never from prose ``title``\\s.
-* :func:`check_patterns` keeps request patterns that Python can compile and reports the rest.
+* :func:`check_patterns` makes request patterns ones pydantic's regex engine enforces (PCRE syntax
+  translated) and reports the rest.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import math
 import re
+import warnings
 from typing import Any
 
 from .errors import Problem
@@ -41,6 +45,8 @@ _CONSTRAINTS = (
     "maxProperties",
 )
 _SUBSCHEMA_LISTS = ("oneOf", "anyOf", "allOf")
+#: Keywords whose values are data, never schemas.
+_VALUE_KEYS = frozenset({"enum", "const", "default", "examples", "example"})
 _DROPPED_AT_ROOT = ("definitions", "$defs", "$schema")
 
 
@@ -133,6 +139,7 @@ def tolerant(schema: Schema, keep_required: tuple[str, ...] = ("msg_type",)) -> 
             _drop_enum(node)
         if node.get("additionalProperties") is False:
             del node["additionalProperties"]
+        _patterns_to_values(node)
         kept = [r for r in node.get("required", []) if r in keep_required] if is_root else []
         if kept:
             node["required"] = kept
@@ -147,6 +154,22 @@ def tolerant(schema: Schema, keep_required: tuple[str, ...] = ("msg_type",)) -> 
 
     walk(out, True, False)
     return out
+
+
+def _patterns_to_values(node: dict[str, Any]) -> None:
+    """A response map keyed by pattern (``patternProperties``) becomes a map of any key: a key that
+    does not match must not lose the message. Several patterns give a union of their values."""
+    patterned = node.pop("patternProperties", None)
+    if not isinstance(patterned, dict) or not patterned:
+        return
+    values = [v for v in patterned.values() if isinstance(v, dict)]
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        values.append(extra)
+    if len(values) == 1:
+        node["additionalProperties"] = values[0]
+    elif values:
+        node["additionalProperties"] = {"anyOf": values}
 
 
 def _drop_enum(node: Any) -> None:
@@ -220,20 +243,36 @@ def assign_class_names(
         candidates.append(root_name + "".join(path))
         return unique(candidates, used)
 
-    def visit(node: Any, path: list[str]) -> None:
+    def visit(node: Any, path: list[str], required: bool = False) -> None:
         if not isinstance(node, dict):
             return
         if path and is_class_schema(node):
             node["title"] = name_for(path)
             names.append(node["title"])
+        needed: list[Any] = node["required"] if isinstance(node.get("required"), list) else []
         for prop, sub in (node.get("properties") or {}).items():
-            visit(sub, [*path, pascal(prop)])
+            visit(sub, [*path, pascal(prop)], prop in needed)
         items = node.get("items")
         if isinstance(items, dict):
-            visit(items, [*path[:-1], (path[-1] if path else "") + "Item"])
+            item_path = [*path[:-1], (path[-1] if path else "") + "Item"]
+            if (
+                "title" not in items
+                and not is_class_schema(items)
+                and any(k in items for k in _CONSTRAINTS)
+                and (required or "description" in items or any(k in node for k in _CONSTRAINTS))
+            ):
+                # a constrained item the generator makes a root model: that of a required list, of a
+                # constrained one, or one with its own description
+                items["title"] = name_for(item_path)
+                roots.append(items["title"])
+            visit(items, item_path)
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
             visit(extra, [*path, "Value"])
+        patterned = node.get("patternProperties")
+        if isinstance(patterned, dict):
+            for sub in patterned.values():  # the values of a map keyed by pattern, like additionalProperties
+                visit(sub, [*path, "Value"])
         for key in _SUBSCHEMA_LISTS:
             branches = node.get(key)
             if isinstance(branches, list):
@@ -276,29 +315,246 @@ def _branch_leaf(branch: Schema, branches: list[Any]) -> str:
     return "With" + pascal(own[0])
 
 
+#: ``\x{b0}`` (PCRE, Perl): a code point in braces.
+_PCRE_HEX = re.compile(r"\\(?:\\|x\{([0-9A-Fa-f]{1,6})\})")
+#: A whole pattern that is one character class repeated: ``^[\p{L}\s'.-]{1,300}$``.
+_COUNTED_CLASS = re.compile(r"\^(\[(?:\\.|\[:[a-z]+:\]|[^\]\\])+\])\{(\d+),(\d+)\}\$")
+
+
+def translate_pattern(pattern: str) -> str:
+    r"""``pattern`` with PCRE-only syntax spelled the way pydantic's Rust engine *and* Python's ``re``
+    read it: ``\x{b0}`` -> ``\u00b0`` (``\U0001f600`` beyond the BMP). ``\p{L}`` needs no change
+    (the Rust engine has it); look-around has no equivalent and is left for :func:`check_patterns`."""
+
+    def hex_escape(m: re.Match[str]) -> str:
+        if m[1] is None:
+            return m[0]  # an escaped backslash: the x after it is a letter
+        code = int(m[1], 16)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return _PCRE_HEX.sub(hex_escape, pattern)
+
+
+@functools.lru_cache(maxsize=4096)
+def pattern_error(pattern: str) -> str | None:
+    """Why pydantic cannot enforce ``pattern`` (``None``: it can).
+
+    Compiled exactly as a generated model compiles it: a ``str`` schema of pydantic-core with the
+    default ``regex_engine`` (the Rust ``regex`` crate, as :class:`deriv_runtime.models.RequestModel`
+    uses), which has no look-around and a size limit on the compiled program.
+    """
+    from pydantic_core import SchemaError, SchemaValidator, core_schema
+
+    try:
+        SchemaValidator(core_schema.str_schema(pattern=pattern))
+    except SchemaError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else str(exc))
+        return reason.removeprefix("error:").strip().removeprefix("SchemaError:").strip()
+    return None
+
+
+def python_error(pattern: str) -> str | None:
+    """Why Python's ``re`` cannot compile ``pattern`` as meant (``None``: it can); a pattern it reads
+    differently from the Rust engine (``[[:xdigit:]]``: a nested set) counts as one it cannot."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            re.compile(pattern)
+        except (re.error, FutureWarning) as exc:
+            return str(exc)
+    return None
+
+
 def check_patterns(schema: Schema, where: str, problems: list[Problem]) -> Schema:
-    """Keep patterns Python's ``re`` compiles; drop the others with a reported problem."""
+    r"""Make every request pattern one pydantic enforces, or drop it with a reported problem.
+
+    Each pattern is translated (:func:`translate_pattern`) and compiled as the generated model will
+    compile it. A model's patterns all go through one engine: pydantic's default, the Rust ``regex``
+    crate (:func:`pattern_error`), unless one of them needs look-around, which the model generator
+    answers with ``regex_engine="python-re"`` for that model (:func:`python_error`). So:
+
+    * a pattern that is one character class repeated ``{m,n}`` times and too big for the Rust engine
+      (``^[\p{L}\p{Nd}...]{1,300}$``) becomes the class repeated freely plus ``minLength``/``maxLength``
+      (the same strings match);
+    * look-around is kept where every other pattern of the same model also compiles with Python's
+      ``re``; where another needs the Rust engine (``\p{L}``), the look-around pattern is dropped;
+    * a pattern neither engine compiles is dropped.
+
+    Every dropped pattern is reported: the request is then sent without that check (the server
+    still makes it).
+    """
     out = copy.deepcopy(schema)
+    # (node, path, model): patterns of one model share an engine; a model is an object with properties.
+    found: list[tuple[dict[str, Any], str, int]] = []
+
+    def fix_keys(node: dict[str, Any], path: str) -> None:
+        kept: dict[str, Any] = {}
+        for key, value in node["patternProperties"].items():
+            pattern = translate_pattern(key)
+            error = pattern_error(pattern)
+            if error is None:
+                kept[pattern] = value
+                continue
+            problems.append(
+                Problem(
+                    where,
+                    f"patternProperties key {key!r} at {path or '/'} cannot be enforced by pydantic's regex "
+                    f"engine ({error}); its values are accepted under any key",
+                )
+            )
+            extra = node.get("additionalProperties")
+            node["additionalProperties"] = value if not isinstance(extra, dict) else {"anyOf": [extra, value]}
+        node["patternProperties"] = kept
+
+    def walk(node: Any, path: str, model: int) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                node["pattern"] = translate_pattern(node["pattern"])
+                found.append((node, path, model))
+            if isinstance(node.get("patternProperties"), dict):
+                fix_keys(node, path)
+            inner = id(node) if is_class_schema(node) else model
+            for key, value in node.items():
+                if key in _VALUE_KEYS:
+                    continue
+                if key in ("properties", "patternProperties") and isinstance(value, dict):
+                    for name, sub in value.items():
+                        walk(sub, f"{path}/{key}/{name}", inner)
+                else:
+                    walk(value, f"{path}/{key}", model)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}/{i}", model)
+
+    walk(out, "", id(out))
+    rust: dict[int, str | None] = {}
+    for node, _path, _model in found:
+        rust[id(node)] = _rust_or_lengths(node)
+    needs_rust = {
+        model for node, _p, model in found if rust[id(node)] is None and python_error(node["pattern"])
+    }
+    for node, path, model in found:
+        pattern = node["pattern"]
+        error = rust[id(node)]
+        if error is None:
+            continue
+        py_error = python_error(pattern)
+        if py_error is None and model not in needs_rust:
+            continue  # the model generator has this model use Python's re
+        reason = (
+            f"{error}; Python's re, which the model would need for it, cannot compile other patterns of "
+            "the same model"
+            if py_error is None
+            else f"{error}; nor Python's re: {py_error}"
+        )
+        del node["pattern"]
+        problems.append(
+            Problem(
+                where,
+                f"pattern {pattern!r} at {path or '/'} cannot be enforced by pydantic's regex engines "
+                f"({reason}); the request is sent without checking it",
+            )
+        )
+    return out
+
+
+def _rust_or_lengths(node: dict[str, Any]) -> str | None:
+    """Why the Rust engine refuses ``node``'s pattern (``None``: it takes it, possibly after moving
+    the bounds of a repeated character class into ``minLength``/``maxLength``)."""
+    pattern = node["pattern"]
+    error = pattern_error(pattern)
+    counted = _COUNTED_CLASS.fullmatch(pattern) if error else None
+    if counted and int(counted[2]) <= int(counted[3]):
+        free = f"^{counted[1]}*$"
+        if pattern_error(free) is None:
+            low, high = int(counted[2]), int(counted[3])
+            node["pattern"] = free
+            node["minLength"] = max(low, _int_or(node.get("minLength"), low))
+            node["maxLength"] = min(high, _int_or(node.get("maxLength"), high))
+            return None
+    return error
+
+
+def check_defaults(schema: Schema, where: str, problems: list[Problem]) -> Schema:
+    """Make every ``default`` a value of its schema's ``type`` (and ``enum``), reporting each fix.
+
+    A default written as the wrong JSON type (``"default": "5000"`` on an integer) becomes the value
+    it spells when that is exact (``5000``); any other contradicting default is dropped (the field is
+    then simply optional).
+    """
+    out = copy.deepcopy(schema)
+
+    def fix(node: dict[str, Any], path: str) -> None:
+        value = node["default"]
+        kinds = node.get("type")
+        allowed = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+        if (
+            allowed
+            and _json_type(value) not in allowed
+            and not (_json_type(value) == "integer" and "number" in allowed)
+        ):
+            fixed = _coerce(value, [str(k) for k in allowed])
+            if fixed is _NO_VALUE:
+                del node["default"]
+                problems.append(
+                    Problem(where, f"default {value!r} at {path or '/'} is not of type {kinds}; dropped")
+                )
+                return
+            node["default"] = fixed
+            problems.append(
+                Problem(
+                    where, f"default {value!r} at {path or '/'} is not of type {kinds}; read as {fixed!r}"
+                )
+            )
+        enum = node.get("enum")
+        if isinstance(enum, list) and node["default"] not in enum:
+            problems.append(
+                Problem(
+                    where, f"default {node['default']!r} at {path or '/'} is not one of its enum; dropped"
+                )
+            )
+            del node["default"]
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
-            pattern = node.get("pattern")
-            if isinstance(pattern, str):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    del node["pattern"]
-                    problems.append(
-                        Problem(where, f"pattern at {path or '/'} not supported ({exc}); not enforced")
-                    )
+            if "default" in node:
+                fix(node, path)
             for key, value in node.items():
-                walk(value, f"{path}/{key}")
+                if key not in _VALUE_KEYS:
+                    walk(value, f"{path}/{key}")
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, f"{path}/{i}")
 
     walk(out, "")
     return out
+
+
+_NO_VALUE: Any = object()
+
+
+def _coerce(value: Any, kinds: list[str]) -> Any:
+    """``value`` as the first of ``kinds`` it spells exactly (``"5000"`` -> ``5000``), else ``_NO_VALUE``."""
+    for kind in kinds:
+        if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            return int(value)
+        if kind == "number" and isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                return int(number) if number.is_integer() and "." not in value else number
+        if kind == "string" and type(value) in (int, float):
+            return str(value)
+        if kind == "boolean" and value in (0, 1) and type(value) is int:
+            return bool(value)
+    return _NO_VALUE
+
+
+def _int_or(value: Any, default: int) -> int:
+    return value if type(value) is int else default
 
 
 def openapi_nullable(schema: Schema) -> Schema:

@@ -11,6 +11,7 @@ from ..ir import ApiIR, BundleInfo
 from ..limits import DEFAULT_LIMITS, Limits
 from .deribit import read_deribit_bundle
 from .files import BundleFiles
+from .legacy_v3 import read_v3_bundle
 from .options import read_options_bundle
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ Reader = Callable[[BundleFiles, BundleInfo, "ApiConfig | None"], ApiIR]
 READERS: dict[str, Reader] = {
     "deriv-options-zip": read_options_bundle,
     "deribit-openapi": read_deribit_bundle,
+    "deriv-v3-docs-zip": read_v3_bundle,
 }
 
 

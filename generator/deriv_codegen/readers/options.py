@@ -20,8 +20,8 @@ from typing import Any
 
 from ..config import ApiConfig
 from ..errors import BundleError, LimitExceeded, Problem
-from ..ir import ApiIR, Binding, BundleInfo, Operation, RestShapedSchema, Streaming
-from ..naming import identifier
+from ..ir import ApiIR, BundleInfo, RestShapedSchema
+from .deriv_ws import call_key, msg_types_of, properties, ws_operation
 from .files import BundleFiles
 from .openapi import read_openapi
 
@@ -77,22 +77,6 @@ def _load(files: BundleFiles, name: str | None, ir: ApiIR) -> dict[str, Any] | N
     return data
 
 
-def _properties(schema: dict[str, Any] | None) -> dict[str, Any]:
-    props = (schema or {}).get("properties")
-    return props if isinstance(props, dict) else {}
-
-
-def msg_types_of(response: dict[str, Any]) -> tuple[str, ...]:
-    msg = _properties(response).get("msg_type")
-    if not isinstance(msg, dict):
-        return ()
-    if isinstance(msg.get("enum"), list):
-        return tuple(str(v) for v in msg["enum"])
-    if "const" in msg:
-        return (str(msg["const"]),)
-    return ()
-
-
 def _classify(
     stem: str, roles: dict[str, str], files: BundleFiles, ir: ApiIR, methods: Mapping[str, str]
 ) -> None:
@@ -104,13 +88,13 @@ def _classify(
         if req_name is None:
             ir.problems.append(Problem(where, "response schema without a request schema; skipped", "skipped"))
         return
-    req_props = _properties(request)
-    resp_props = _properties(response)
+    req_props = properties(request)
+    resp_props = properties(response)
 
     if "msg_type" in resp_props:
         if response is None:
             return
-        name = _call_key(stem, req_props, msg_types_of(response))
+        name = call_key(stem, req_props, msg_types_of(response))
         if name is None:
             ir.problems.append(
                 Problem(
@@ -118,26 +102,8 @@ def _classify(
                 )
             )
             return
-        scopes = request.get("auth_scopes") or ()
-        msg_types = msg_types_of(response) or (name,)
         ir.operations.append(
-            Operation(
-                name=name,
-                namespace="",
-                method_name=methods.get(name) or identifier(name),
-                summary="",
-                description=str(request.get("description") or request.get("title") or name),
-                params_schema=request,
-                result_schema=response,
-                auth_required=bool(request.get("auth_required", 0)),
-                auth_scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
-                tags=(),
-                bindings=(Binding("deriv-ws", msg_types=msg_types),),
-                source=where,
-                streaming=Streaming("deriv-subscribe", msg_types) if "subscribe" in req_props else None,
-                request_key=name,
-                source_files=(req_name or "", resp_name or ""),
-            )
+            ws_operation(name, request, response, (req_name or "", resp_name or ""), methods)
         )
         return
     if response is None and resp_name is None:
@@ -153,10 +119,3 @@ def _classify(
         ir.problems.append(
             Problem(where, "neither a WebSocket call nor a REST-shaped schema; skipped", "skipped")
         )
-
-
-def _call_key(stem: str, req_props: dict[str, Any], msg_types: tuple[str, ...]) -> str | None:
-    if stem in req_props:
-        return stem
-    matches = [p for p in req_props if p in msg_types]
-    return matches[0] if len(matches) == 1 else None
