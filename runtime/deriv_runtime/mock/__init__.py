@@ -12,9 +12,13 @@
     async with MockDeribit("deribit_api", tick_interval=0.1) as mock:
         ...  # Deribit's JSON-RPC API: mock.ws_url (/ws/api/v2), mock.http_url (/api/v2)
 
+    async with MockLegacy("deriv-api-docs-6571f72.zip", tick_interval=0.1) as mock:
+        ...  # Deriv's legacy v3 API: mock.url (/websockets/v3?app_id=...), authorize with mock.token
+
 Or from a shell: ``python -m deriv_runtime.mock --package deriv_options --port 8765`` (``--api
-deribit`` for Deribit); in pytest, the ``deriv_runtime.mock.pytest_plugin`` plugin provides
-``mock_server``, ``mock_server_url`` and ``mock_deriv``.
+deribit`` for Deribit, ``--api legacy --spec <zip>`` for v3); in pytest, the
+``deriv_runtime.mock.pytest_plugin`` plugin provides ``mock_server``, ``mock_server_url`` and
+``mock_deriv``.
 
 Imports are lazy: importing this package starts nothing and loads no schemas.
 """
@@ -36,12 +40,14 @@ if TYPE_CHECKING:
     from .deriv.otp import OtpRecord
     from .deriv.pricing import MockAPIError
     from .deriv.ws_server import MockServer, SubscriptionInfo
+    from .legacy.mock_legacy import MockLegacy
 
 _EXPORTS: dict[str, str] = {
     "Action": ".core.loop",
     "IssuedToken": ".deriv.oauth",
     "MockDeriv": ".deriv.mock_deriv",
     "MockDeribit": ".deribit.mock_deribit",
+    "MockLegacy": ".legacy.mock_legacy",
     "MockServer": ".deriv.ws_server",
     "OtpRecord": ".deriv.otp",
     "RestFault": ".core.faults",
@@ -60,6 +66,7 @@ __all__ = [
     "MockAPIError",
     "MockDeribit",
     "MockDeriv",
+    "MockLegacy",
     "MockServer",
     "OtpRecord",
     "RestFault",

@@ -42,6 +42,7 @@ examples:
   python -m deriv_runtime.mock --pat my-token --redirect-uri http://127.0.0.1/oauth/callback
   python -m deriv_runtime.mock --path generated/deriv_options --balance 500
   python -m deriv_runtime.mock --api deribit --spec deribit-api-v2.0.0.openapi.json
+  python -m deriv_runtime.mock --api legacy --spec deriv-api-docs-6571f72.zip --token my-token
 """
 
 
@@ -54,10 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--api",
-        choices=["deriv", "deribit"],
+        choices=["deriv", "deribit", "legacy"],
         default="deriv",
         help="which platform to mock (default: %(default)s); deribit: JSON-RPC over WebSocket "
-        "(/ws/api/v2) and HTTP (/api/v2/...), from its OpenAPI document",
+        "(/ws/api/v2) and HTTP (/api/v2/...), from its OpenAPI document; legacy: Deriv's v3 "
+        "WebSocket API (/websockets/v3?app_id=...), from its schemas (--spec: the zip or directory)",
     )
     parser.add_argument(
         "--package",
@@ -68,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         "--spec",
         default=None,
         metavar="FILE",
-        help="--api deribit: the OpenAPI document (instead of --package)",
+        help="--api deribit: the OpenAPI document; --api legacy: the v3 schemas' zip or directory "
+        "(instead of --package)",
     )
     parser.add_argument(
         "--path",
@@ -98,7 +101,18 @@ def _parser() -> argparse.ArgumentParser:
         help="accept TOKEN as a personal access token (repeatable; default: one is generated and printed)",
     )
     parser.add_argument(
-        "--app-id", default=None, help="the registered app (Deriv-App-ID, OAuth client_id; default: 10000)"
+        "--app-id",
+        default=None,
+        help="the registered app (Deriv-App-ID, OAuth client_id; default: 10000); --api legacy: the "
+        "only app_id accepted (default: any)",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="--api legacy: accept TOKEN in authorize, with every scope (repeatable; default: one is "
+        "generated and printed)",
     )
     parser.add_argument(
         "--redirect-uri",
@@ -157,12 +171,14 @@ def _make_importable(package: str, paths: Sequence[str]) -> str | None:
     if importlib.util.find_spec(package) is not None:
         return None
     fallback = Path.cwd() / "generated" / package
-    if any((fallback / package / name).is_file() for name in ("schemas.json", "openapi.json")):
+    shipped = any((fallback / package / name).is_file() for name in ("schemas.json", "openapi.json"))
+    if shipped or (fallback / package / "schemas").is_dir():
         sys.path.insert(0, str(fallback))
         return None
     return (
         f"cannot import the generated package {package!r}. Generate it (deriv-codegen generate), then "
-        f"install it (pip install -e generated/{package}) or pass --path generated/{package}."
+        f"install it (pip install -e generated/{package}) or pass --path generated/{package} "
+        "(--api deribit or legacy: or --spec with the schemas)."
     )
 
 
@@ -229,6 +245,46 @@ async def _serve_deribit(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _serve_legacy(args: argparse.Namespace) -> int:
+    from .legacy.accounts import ALL_SCOPES
+    from .legacy.mock_legacy import MockLegacy
+
+    tokens = list(args.token) or [f"mock-{secrets.token_urlsafe(12)}"]
+    try:
+        mock = MockLegacy(
+            args.spec,
+            package=None if args.spec else args.package,
+            app_ids=None if args.app_id is None else [args.app_id],
+            tokens=dict.fromkeys(tokens, ALL_SCOPES),
+            host=args.host,
+            port=args.port,
+            tick_interval=args.tick_interval,
+            seed=args.seed,
+            balance=args.balance,
+            currency=args.currency,
+            delay=args.delay,
+        )
+        await mock.start()
+    except (LookupError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Deriv v3 mock server: {len(mock.calls)} calls ({mock.spec.source})", flush=True)
+    print(f"  WebSocket: {mock.url}", flush=True)
+    print(
+        f"  app_id:    {'any' if args.app_id is None else args.app_id} (query parameter, required)",
+        flush=True,
+    )
+    if not args.token:
+        print(f"  token:     {tokens[0]} (authorize; every scope, {mock.account.loginid})", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        await _wait_for_signal()
+    finally:
+        await mock.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -243,6 +299,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
     if args.api == "deribit":
         return await _serve_deribit(args)
+    if args.api == "legacy":
+        return await _serve_legacy(args)
 
     pats = list(args.pat) or ([] if args.no_rest else [f"mock-pat-{secrets.token_urlsafe(12)}"])
     try:
@@ -295,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if args.package is None:
-        args.package = "deribit_api" if args.api == "deribit" else "deriv_options"
+        args.package = {"deribit": "deribit_api", "legacy": "deriv_v3"}.get(args.api, "deriv_options")
     problem = None if args.spec else _make_importable(args.package, args.path)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)

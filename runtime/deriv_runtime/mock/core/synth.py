@@ -396,7 +396,21 @@ class Synthesiser:
                 result[key] = overrides[key] if key in overrides else self._value(sub, key, depth + 1)
         for key, value in overrides.items():
             result.setdefault(key, value)
+        self._fill_pattern_properties(schema, depth, result)
         return result
+
+    def _fill_pattern_properties(self, schema: Mapping[str, Any], depth: int, result: dict[str, Any]) -> None:
+        """Up to ``minProperties``, add entries named after a ``patternProperties`` pattern (only
+        when the listed properties are too few: other schemas are left as they were)."""
+        wanted = int(schema.get("minProperties", 0))
+        for pattern, sub in (schema.get("patternProperties") or {}).items():
+            compiled = _compile(pattern)
+            names = [c for c in _STRING_CANDIDATES if compiled is not None and compiled.search(c)]
+            for attempt in range(len(names) + 8 if compiled is not None else 0):
+                if len(result) >= wanted:
+                    return
+                name = names[attempt] if attempt < len(names) else regex_string(pattern, self.rng)
+                result.setdefault(name, self._value(sub, name, depth + 1))
 
     def _array(self, schema: Mapping[str, Any], name: str | None, depth: int) -> list[Any]:
         items = schema.get("items")

@@ -89,6 +89,8 @@ class WsApi(Protocol[S]):
 class _Out:
     data: str | bytes
     stream: bool
+    #: Not a frame: close the connection with this code and reason (:meth:`WsConnection.end`).
+    close: tuple[int, str] | None = None
 
 
 class WsConnection:
@@ -125,6 +127,14 @@ class WsConnection:
             self.mock.dropped_messages += 1
             log.warning("%r: outgoing queue full (client not reading?); message dropped", self)
 
+    def end(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason`` once what is already queued has been sent
+        (an API refusing service after its last answer)."""
+        try:
+            self.queue.put_nowait(_Out("", False, (code, reason)))
+        except asyncio.QueueFull:
+            self.mock._spawn(self.drop("close", code))
+
     def later(self, delay: float | None, handle: Callable[[], None]) -> None:
         """Run ``handle`` after ``delay`` seconds (now when there is none)."""
         if delay and delay > 0:
@@ -146,6 +156,10 @@ class WsConnection:
         try:
             while True:
                 out = await self.queue.get()
+                if out.close is not None:
+                    log.info("%r: closing the connection (%d %s)", self, *out.close)
+                    await self.ws.close(*out.close)
+                    return
                 if mock.silent:
                     if out.stream:
                         continue
