@@ -11,7 +11,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -291,3 +296,339 @@ def test_every_call_answers_valid_data() -> None:
     ]
     assert problems == {}
     assert errors == {}
+
+
+# -- app_id ----------------------------------------------------------------------------------------
+
+
+def test_app_id_is_required() -> None:
+    async def refused(url: str) -> tuple[dict[str, Any], int | None]:
+        async with connect(url) as client:
+            await client.ws.send(json.dumps({"ping": 1, "req_id": 1}))
+            answer = json.loads(await asyncio.wait_for(client.ws.recv(), 5))
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(client.ws.recv(), 5)
+            assert client.ws.close_reason == "InvalidAppID"
+            return answer, client.ws.close_code
+
+    async def scenario() -> None:
+        async with serving(app_ids=[31063]) as mock:
+            assert mock.url.endswith("/websockets/v3?app_id=31063&l=EN")
+            for url in (mock.url_for(None), mock.url_for("abc"), mock.url_for(1089), mock.url_for(0)):
+                answer, code = await refused(url)
+                assert answer == {
+                    "echo_req": {"ping": 1, "req_id": 1},
+                    "error": {"code": "InvalidAppID", "message": "Your app_id is invalid."},
+                    "msg_type": "ping",
+                    "req_id": 1,
+                }
+                assert code == 1008
+            async with connect(mock.url) as client:
+                assert ok(await client.call({"ping": 1}))["ping"] == "pong"
+            with pytest.raises(websockets.InvalidStatus) as refused_path:
+                await websockets.connect(f"{mock.base_url}/websockets/v2?app_id=31063")
+            assert refused_path.value.response.status_code == 404
+        async with serving(app_id_refusal="handshake") as mock:
+            with pytest.raises(websockets.InvalidStatus) as refused_handshake:
+                await websockets.connect(mock.url_for(None))
+            assert refused_handshake.value.response.status_code == 401
+            assert b"InvalidAppID" in refused_handshake.value.response.body
+            async with connect(mock.url_for(12345, language="ES", brand="deriv")) as client:
+                assert ok(await client.call({"time": 1}))["msg_type"] == "time"
+                (session,) = mock.sessions()
+                assert (session.app_id, session.language, session.brand) == ("12345", "ES", "deriv")
+
+    run(scenario)
+
+
+# -- authorize and scopes --------------------------------------------------------------------------
+
+
+def test_authorize_opens_the_tokens_account_and_scopes() -> None:
+    async def scenario() -> None:
+        async with serving() as mock:
+            real = mock.add_account("real", currency="USD", balance=500)
+            read_only = mock.add_token(scopes=["read"])
+            trader = mock.add_token(
+                "trader-token-1", loginid=real.loginid, scopes=["trade", "trading_information"]
+            )
+            async with connect(mock.url) as client:
+                denied = await client.call({"portfolio": 1})
+                assert denied["error"] == {"code": "AuthorizationRequired", "message": "Please log in."}
+                assert denied["msg_type"] == "portfolio"
+                bad = await client.call({"authorize": "not-a-known-token"})
+                assert bad["error"]["code"] == "InvalidToken"
+                assert bad["echo_req"]["authorize"] == "<not shown>"
+
+                account = await login(client, read_only)
+                assert (account["loginid"], account["scopes"], account["is_virtual"]) == (
+                    "VRTC90000001",
+                    ["read"],
+                    1,
+                )
+                assert (
+                    receive_errors(
+                        "authorize", {"authorize": account, "echo_req": {}, "msg_type": "authorize"}
+                    )
+                    == []
+                )
+                assert ok(await client.call({"balance": 1}))["balance"]["balance"] == 10000
+                assert ok(await client.call({"portfolio": 1}))["portfolio"] == {
+                    "contracts": []
+                }  # read suffices
+                refused = await client.call({"buy": "1", "price": 10, "parameters": PARAMS})
+                assert refused["error"] == {
+                    "code": "PermissionDenied",
+                    "message": "Permission denied, requires trade scope.",
+                }
+                assert (await client.call({"cashier": "deposit"}))["error"]["code"] == "PermissionDenied"
+
+                # a second token: its account answers calls that name its loginid
+                both = await login(client, trader, tokens=[read_only])
+                assert [a["loginid"] for a in both["account_list"]] == [real.loginid, "VRTC90000001"]
+                assert both["scopes"] == ["trade", "trading_information"]
+                bought = ok(await client.call({"buy": "1", "price": 10, "parameters": PARAMS}))
+                assert bought["buy"]["balance_after"] == 490
+                other = ok(await client.call({"balance": 1, "loginid": "VRTC90000001"}))
+                assert other["balance"]["loginid"] == "VRTC90000001"
+                assert (
+                    await client.call(
+                        {"buy": "1", "price": 10, "parameters": PARAMS, "loginid": "VRTC90000001"}
+                    )
+                )["error"]["code"] == "PermissionDenied"
+                stranger = await client.call({"balance": 1, "loginid": "CR12345"})
+                assert stranger["error"]["code"] == "PermissionDenied"
+                assert ok(await client.call({"balance": 1, "account": "all"}))["balance"][
+                    "accounts"
+                ].keys() == {
+                    real.loginid,
+                    "VRTC90000001",
+                }
+
+                assert ok(await client.call({"logout": 1}))["logout"] == 1
+                assert (await client.call({"balance": 1}))["error"]["code"] == "AuthorizationRequired"
+                assert mock.revoke_token(trader)
+                assert (await client.call({"authorize": trader}))["error"]["code"] == "InvalidToken"
+
+    run(scenario)
+
+
+# -- trading ---------------------------------------------------------------------------------------
+
+
+def test_authorize_balance_stream_buy_portfolio_sell() -> None:
+    async def scenario() -> None:
+        async with serving(tick_interval=0.02) as mock, connect(mock.url) as client:
+            await login(client)
+            first = ok(await client.call({"balance": 1, "subscribe": 1}))
+            balance_id = first["subscription"]["id"]
+            assert first["balance"] == {
+                "balance": 10000.0,
+                "currency": "USD",
+                "id": balance_id,
+                "loginid": "VRTC90000001",
+            }
+            proposal = ok(await client.call({"proposal": 1, **{**PARAMS, "duration": 50}}))
+            assert receive_errors("proposal", proposal) == []
+            bought = ok(await client.call({"buy": proposal["proposal"]["id"], "price": 10, "subscribe": 1}))
+            contract_id = bought["buy"]["contract_id"]
+            poc_id = bought["subscription"]["id"]
+            debit = await client.expect(lambda m: m.get("subscription", {}).get("id") == balance_id)
+            assert debit["balance"]["balance"] == 9990.0
+            update = await client.expect(lambda m: m.get("msg_type") == "proposal_open_contract")
+            assert update["subscription"]["id"] == poc_id
+            assert update["proposal_open_contract"]["contract_id"] == contract_id
+            assert receive_errors("proposal_open_contract", update) == []
+
+            listed = ok(await client.call({"portfolio": 1}))["portfolio"]["contracts"]
+            assert [c["contract_id"] for c in listed] == [contract_id]
+            assert listed[0]["symbol"] == "R_100"
+            sold = ok(await client.call({"sell": contract_id, "price": 0}))
+            assert sold["sell"]["contract_id"] == contract_id
+            credit = await client.expect(lambda m: m.get("subscription", {}).get("id") == balance_id)
+            assert credit["balance"]["balance"] == round(9990.0 + sold["sell"]["sold_for"], 2)
+            final = await client.expect(
+                lambda m: (
+                    m.get("msg_type") == "proposal_open_contract"
+                    and m["proposal_open_contract"]["is_sold"] == 1
+                )
+            )
+            assert final["proposal_open_contract"]["status"] == "sold"
+            assert ok(await client.call({"portfolio": 1}))["portfolio"]["contracts"] == []
+            assert mock.balance == credit["balance"]["balance"]
+            statement = ok(await client.call({"statement": 1, "description": 1}))["statement"]
+            assert [t["action_type"] for t in statement["transactions"]] == ["sell", "buy"]
+            assert mock.schema_problems == []
+
+    run(scenario)
+
+
+def test_streams_are_forgotten() -> None:
+    async def scenario() -> None:
+        async with serving(tick_interval=0.02) as mock, connect(mock.url) as client:
+            await login(client)
+            ticks = ok(await client.call({"ticks": "R_100", "subscribe": 1}))
+            tick_id = ticks["subscription"]["id"]
+            assert ticks["tick"]["symbol"] == "R_100" and ticks["tick"]["id"] == tick_id
+            again = await client.call({"ticks": "R_100", "subscribe": 1})
+            assert again["error"]["code"] == "AlreadySubscribed"
+            pushed = await client.expect(lambda m: m.get("subscription", {}).get("id") == tick_id)
+            assert receive_errors("ticks", pushed) == []
+            balance = ok(await client.call({"balance": 1, "subscribe": 1}))["subscription"]["id"]
+            status = ok(await client.call({"website_status": 1, "subscribe": 1}))
+            assert receive_errors("website_status", status) == []
+            assert {kind for _, kind, _ in mock.subscriptions} == {"ticks", "balance", "website_status"}
+
+            assert ok(await client.call({"forget": tick_id}))["forget"] == 1
+            assert ok(await client.call({"forget": tick_id}))["forget"] == 0
+            client.pushed.clear()
+            await asyncio.sleep(0.1)
+            assert not [m for m in client.pushed if m.get("subscription", {}).get("id") == tick_id]
+            forgotten = ok(await client.call({"forget_all": ["balance", "website_status", "ticks"]}))
+            assert sorted(forgotten["forget_all"]) == sorted([balance, status["subscription"]["id"]])
+            assert mock.subscriptions == []
+
+    run(scenario)
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def test_the_cores_faults_apply() -> None:
+    async def scenario() -> None:
+        async with serving(tick_interval=0.01) as mock:
+            async with connect(mock.url) as client:
+                await login(client)
+                ok(await client.call({"ticks": "R_100", "subscribe": 1}))
+                mock.drop_after(3, mode="close", code=1011)
+                with pytest.raises(websockets.ConnectionClosed):
+                    await client.expect(lambda m: False, timeout=5)
+                assert client.ws.close_code == 1011
+            mock.drop_after(None)
+            async with connect(mock.url) as client:
+                # a new connection is not authorized: the client must authorize again
+                assert (await client.call({"balance": 1}))["error"]["code"] == "AuthorizationRequired"
+                await login(client)
+                assert await mock.drop_all() == 1
+                with pytest.raises(websockets.ConnectionClosed):
+                    await client.call({"ping": 1})
+            mock.fail_next("RateLimit", "ping", message="You have reached the rate limit for ping.")
+            mock.delay_calls["time"] = 0.2
+            async with connect(mock.url) as client:
+                limited = await client.call({"ping": 1})
+                assert limited["error"] == {
+                    "code": "RateLimit",
+                    "message": "You have reached the rate limit for ping.",
+                }
+                assert ok(await client.call({"ping": 1}))["ping"] == "pong"
+                started = asyncio.get_running_loop().time()
+                ok(await client.call({"time": 1}))
+                assert asyncio.get_running_loop().time() - started >= 0.2
+                await mock.send_garbage(["text"])
+                assert (await client.ws.recv()) == "}{ mock garbage: this frame is not JSON"
+                await client.ws.send("not json")
+                rejected = json.loads(await client.ws.recv())
+                assert rejected["error"]["code"] == "BadRequest"
+                unknown = await client.call({"no_such_call": 1})
+                assert unknown["error"]["code"] == "UnrecognisedRequest"
+                invalid = await client.call({"ticks_history": "R_100"})
+                assert invalid["error"]["code"] == "InputValidationFailed"
+                assert "end" in invalid["error"]["details"]
+            mock.refuse_handshake = True
+            with pytest.raises(websockets.InvalidStatus):
+                await websockets.connect(mock.url)
+
+    run(scenario)
+
+
+# -- records ---------------------------------------------------------------------------------------
+
+
+def test_records_and_logs_keep_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "a1-very-secret-token-value"
+    other = "a1-another-secret-token"
+
+    async def scenario() -> None:
+        async with serving(tokens={secret: ["read", "admin"]}) as mock:
+            mock.add_token(other)
+            async with connect(mock.url) as client:
+                answer = await client.call(
+                    {"authorize": secret, "tokens": [other], "passthrough": {"mine": 1}}
+                )
+                assert answer["echo_req"]["authorize"] == "<not shown>"
+                assert answer["echo_req"]["tokens"] == ["<not shown>"]
+                assert answer["passthrough"] == {"mine": 1}
+                changed = await client.call(
+                    {"mt5_password_check": 1, "login": "MTR1000", "password": "Hunter2pass!"}
+                )
+                assert changed["echo_req"]["password"] == "<not shown>"
+                await client.call({"authorize": "unknown-token-xyz"})
+            records = json.dumps([mock.requests, [r.message for r in mock.received]])
+            assert [r.call for r in mock.received] == ["authorize", "mt5_password_check", "authorize"]
+            assert mock.received[1].loginid == "VRTC90000001"
+            assert mock.received[0].message["authorize"] == "<redacted>"
+            assert mock.received[0].message["tokens"] == "<redacted>"
+            assert repr(mock.tokens) == "<TokenBook 2 tokens>"
+            assert '"authorize": "***"' in mock_logs(caplog)  # frames are logged, masked
+            for value in (secret, other, "Hunter2pass!", "unknown-token-xyz"):
+                assert value not in records
+                assert value not in mock_logs(caplog)
+                assert value not in repr(mock.tokens.grants())
+
+    with caplog.at_level("DEBUG"):
+        run(scenario)
+
+
+def mock_logs(caplog: pytest.LogCaptureFixture) -> str:
+    """What the mock logged (the test's own raw client logs its frames too)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("deriv_runtime"))
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+
+
+def test_cli_serves_the_v3_api() -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "runtime")}
+    command = [
+        sys.executable,
+        "-m",
+        "deriv_runtime.mock",
+        "--api",
+        "legacy",
+        "--spec",
+        str(ZIP),
+        "--port",
+        "0",
+    ]
+    proc = subprocess.Popen(
+        [*command, "--app-id", "4242", "--token", "cli-token"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any("WebSocket:" in line for line in lines):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        found = re.search(r"WebSocket:\s+(ws://\S+)", "".join(lines))
+        assert found, lines
+        assert "app_id=4242" in found.group(1)
+
+        async def session() -> dict[str, Any]:
+            async with connect(found.group(1)) as client:
+                return await login(client, "cli-token")
+
+        assert run(session)["loginid"] == "VRTC90000001"
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -302,7 +302,7 @@ class WebSocketMock(LoopHost, Generic[S]):
             process_request=self._process_request,
             ping_interval=self.ping_interval,
             close_timeout=self.close_timeout,
-            logger=RedactingLogger("deriv_runtime.mock.websockets"),
+            logger=self._frame_logger(),
             **self.serve_options,
         )
         self._port = self._server.sockets[0].getsockname()[1]
@@ -327,6 +327,11 @@ class WebSocketMock(LoopHost, Generic[S]):
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    def _frame_logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """The logger ``websockets`` logs frames to (URL queries redacted); an API whose frames
+        carry secrets returns one that masks them too."""
+        return RedactingLogger("deriv_runtime.mock.websockets")
 
     @property
     def port(self) -> int:

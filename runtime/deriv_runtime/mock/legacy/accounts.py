@@ -9,16 +9,19 @@ grants its account (``loginid``) some of the five scopes: ``read``, ``trade``, `
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..._redact import RedactingLogger, scrub
 from ..core.record import fingerprint
 from ..deriv.trading import Account
 
 __all__ = [
     "ALL_SCOPES",
+    "SecretMaskingLogger",
     "TokenBook",
     "TokenGrant",
     "account_entry",
@@ -80,6 +83,29 @@ class TokenBook:
 
     def grants(self) -> list[TokenGrant]:
         return list(self._grants.values())
+
+    def secrets(self) -> list[str]:
+        """The tokens themselves (for masking them in logs only)."""
+        return list(self._grants)
+
+
+class SecretMaskingLogger(RedactingLogger):
+    """The frame logger of the v3 mock: besides URL queries, the values of ``keys`` in JSON text
+    (``"authorize": "..."``, even cut short by ``websockets``' truncation) and every token
+    ``known()`` returns are masked."""
+
+    def __init__(self, name: str, keys: Iterable[str], known: Callable[[], Iterable[str]]) -> None:
+        super().__init__(name)
+        names = "|".join(sorted(re.escape(k) for k in keys))
+        self._pairs = re.compile(rf'("(?:{names})"\s*:\s*)("[^"]*"?|\[[^\]]*\]?|[^\s,}}]+)')
+        self._known = known
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            text = scrub(self._pairs.sub(r'\1"***"', text), self._known())
+            kwargs.setdefault("stacklevel", 2)
+            super().log(level, text, **kwargs)
 
 
 def is_virtual(account: Account) -> bool:

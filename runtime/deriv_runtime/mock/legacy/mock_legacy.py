@@ -38,7 +38,7 @@ from ..core.ws import ServingOptions, WebSocketMock
 from ..deriv.market import Market, SymbolSpec
 from ..deriv.pricing import MockAPIError
 from ..deriv.trading import Account, Contract, Transaction
-from .accounts import ALL_SCOPES, TokenBook
+from .accounts import ALL_SCOPES, SecretMaskingLogger, TokenBook
 from .session import LegacyConnection
 from .spec import LegacySpec, load_spec
 from .ws_api import WS_PATH, LegacyWsApi
@@ -141,6 +141,11 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
     def __repr__(self) -> str:
         state = f"port {self.port}" if self.running else "stopped"
         return f"<MockLegacy v3 {self.spec.version or self.spec.source} ({len(self.calls)} calls) {state}>"
+
+    def _frame_logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """Frames are logged with tokens and the calls' ``sensitive`` fields masked."""
+        keys = set(SECRET_KEYS).union(*(call.sensitive for call in self.spec.calls.values()))
+        return SecretMaskingLogger("deriv_runtime.mock.websockets", keys, self.tokens.secrets)
 
     async def start(self) -> Self:
         await super().start()
