@@ -12,6 +12,13 @@ tests drive it directly.
   (those that only read) are ever sent twice. A stream whose request acted (a purchase) carries on
   as its follow-up stream (``proposal_open_contract`` for the bought contract) if its receipt arrived,
   and otherwise ends: :meth:`Protocol.connection_lost` returns it as *stranded*.
+* Streams that need an authorized connection (``CallInfo.auth_required``: ``balance``,
+  ``transaction``, ``buy``) are *private*: after a reconnect :meth:`Protocol.resubscribe` re-opens
+  the public ones and :meth:`Protocol.authenticated` the private ones, as in
+  :class:`~deriv_runtime.jsonrpc.JsonRpcProtocol`. The transport runs its ``on_connect`` hook (the
+  v3 ``authorize``) first and then sends both, so nothing private goes out on a connection that is
+  not authorized again; without a hook (the Options API, whose OTP URL authorizes the connection)
+  it sends both at once, and every stream comes back as before.
 * Answers nobody waits for (late, unknown ``req_id``, garbage) are :class:`Ignored`, never delivered
   to another call.
 """
@@ -33,6 +40,11 @@ class Protocol:
     """Deriv's WebSocket framing; a :class:`~deriv_runtime.wire.Wire`."""
 
     def __init__(self) -> None:
+        #: Calls whose streams are private when :meth:`open_stream` is not told (the client adds a
+        #: call here from its ``CallInfo.auth_required`` before it opens the stream).
+        self.private_calls: set[str] = set()
+        #: Keys of the live streams the last lost connection took down and nobody re-opened yet.
+        self._offline: set[int] = set()
         self._ids = itertools.count(1)
         self._keys = itertools.count(1)
         #: req_id -> call name of every request still waiting for its answer.
@@ -61,13 +73,27 @@ class Protocol:
         self.pending.pop(req_id, None)
 
     def open_stream(
-        self, call: str, payload: JsonObject, *, repeatable: bool = True, resume: Resume | None = None
+        self,
+        call: str,
+        payload: JsonObject,
+        *,
+        repeatable: bool = True,
+        resume: Resume | None = None,
+        private: bool | None = None,
     ) -> tuple[StreamState, Outgoing]:
         """Register a stream. ``repeatable=False``: never send ``payload`` again (it acts, e.g. buys);
-        after a drop the stream carries on as ``resume`` describes, or ends as stranded."""
+        after a drop the stream carries on as ``resume`` describes, or ends as stranded.
+        ``private``: the stream needs an authorized connection (``None``: if ``call`` is one of
+        :attr:`private_calls`)."""
         req_id = next(self._ids)
         state = StreamState(
-            next(self._keys), call, dict(payload), req_id, repeatable=repeatable, resume=resume
+            next(self._keys),
+            call,
+            dict(payload),
+            req_id,
+            repeatable=repeatable,
+            resume=resume,
+            private=call in self.private_calls if private is None else private,
         )
         self.streams[state.key] = state
         self._by_req[req_id] = state
@@ -84,6 +110,7 @@ class Protocol:
 
     def _end(self, state: StreamState) -> None:
         state.ended = True
+        self._offline.discard(state.key)
         self.streams.pop(state.key, None)
         self._by_req.pop(state.req_id, None)
         if state.subscription_id is not None:
@@ -144,7 +171,8 @@ class Protocol:
 
         Returns the failed req_ids and the *stranded* streams: non-repeatable ones whose receipt had
         not arrived (ended here, flagged ``outcome_unknown``; their request is never sent again).
-        A non-repeatable stream whose receipt arrived becomes its follow-up stream.
+        A non-repeatable stream whose receipt arrived becomes its follow-up stream (private if it
+        was: it follows what the account bought).
         """
         failed = list(self.pending)
         self.pending.clear()
@@ -159,25 +187,36 @@ class Protocol:
             if state.follow_up is not None and state.resume is not None:
                 state.call, state.payload = state.resume.call, state.follow_up
                 state.repeatable, state.follow_up = True, None
+                state.private = state.private or state.call in self.private_calls
             else:
                 state.outcome_unknown = True
                 self._end(state)
                 stranded.append(state)
+        self._offline = set(self.streams)
         return failed, stranded
 
     def resubscribe(self) -> list[Outgoing]:
-        """Requests that re-open every live stream on a new connection."""
-        out = []
-        for state in self.streams.values():
-            if not state.repeatable:  # connection_lost() ended or converted it; never sent twice
-                continue
-            state.req_id = next(self._ids)
-            state.resubscriptions += 1
-            self._by_req[state.req_id] = state
-            out.append(self._encode(state.payload, state.req_id))
-        return out
+        """Requests that re-open the live public streams on a new connection (the private ones wait
+        for :meth:`authenticated`)."""
+        return [
+            self._resend(state)
+            for state in list(self.streams.values())
+            # not repeatable: connection_lost() ended or converted it; never sent twice
+            if state.repeatable and not state.private and state.key in self._offline
+        ]
 
     def authenticated(self) -> list[Outgoing]:
-        """Nothing waits for authentication here: Deriv streams are all re-opened by
-        :meth:`resubscribe` (the connection's credentials travel in its URL)."""
-        return []
+        """The new connection is authorized (the transport's ``on_connect`` returned, or it has none):
+        requests that re-open the private streams it lost. Each lost stream is re-opened once."""
+        return [
+            self._resend(state)
+            for state in list(self.streams.values())
+            if state.repeatable and state.private and state.key in self._offline
+        ]
+
+    def _resend(self, state: StreamState) -> Outgoing:
+        self._offline.discard(state.key)
+        state.req_id = next(self._ids)
+        state.resubscriptions += 1
+        self._by_req[state.req_id] = state
+        return self._encode(state.payload, state.req_id)
