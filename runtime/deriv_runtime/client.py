@@ -18,6 +18,8 @@ from .errors import APIError, DerivError, RequestValidationError, ResponseError
 from .transport import JsonObject, Transport
 
 UrlSource = str | Callable[[], str | Awaitable[str]]
+#: ``call(payload) -> answer``: one request on a connection (the transport's ``on_connect`` gives one).
+SessionCall = Callable[[JsonObject], Awaitable[JsonObject]]
 
 R = TypeVar("R", bound=BaseModel)
 M = TypeVar("M", bound=BaseModel)
@@ -231,6 +233,33 @@ class _Client(Protocol):
 K = TypeVar("K", bound=_Client)
 
 
+class SessionAuth(Protocol):
+    """What :meth:`BaseClient.connect` needs of ``auth=`` (the Deriv v3
+    :class:`~deriv_runtime.auth.legacy.LegacyAuth`): a hook that authorizes every new connection,
+    and a look at each call before it is sent and at its answer."""
+
+    async def on_connect(self, call: SessionCall) -> None:
+        """Authorize a new connection through ``call`` before anything else is sent on it."""
+        ...
+
+    def attach(self, call: SessionCall, private_streams: Callable[[], int]) -> None:
+        """Bind to the client: ``call`` sends on its live connection; ``private_streams`` counts
+        its open streams that need authorization."""
+        ...
+
+    async def detach(self) -> None:
+        """The client closed."""
+        ...
+
+    def before(self, info: CallInfo, body: Mapping[str, Any]) -> None:
+        """Raise to refuse ``body`` before it is sent (a scope the token lacks)."""
+        ...
+
+    def after(self, info: CallInfo, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
+        """See each answer of a call (an ``authorize`` or ``logout`` made through the client)."""
+        ...
+
+
 class _Connect(Generic[K]):
     """``async with Client.connect(url) as client:`` - connects, yields the client, closes it."""
 
@@ -259,10 +288,17 @@ class _Connect(Generic[K]):
             if self._on_close is not None:
                 await self._on_close()
             raise
-        self._client = self._cls(transport, timeout=self._timeout, strict=self._strict)
+        client = self._cls(transport, timeout=self._timeout, strict=self._strict)
         if self._setup is not None:
-            self._setup(self._client)
-        return self._client
+            try:
+                self._setup(client)
+            except BaseException:  # the auth serves another client already: do not leave this one open
+                await client.close()
+                if self._on_close is not None:
+                    await self._on_close()
+                raise
+        self._client = client
+        return client
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -320,6 +356,9 @@ class BaseClient(TransportClient):
     #: The generated package whose ``schemas.json`` strict mode validates against.
     _schema_package: str = ""
 
+    #: How this client authorizes its connections (``connect(..., auth=)``), if at all.
+    auth: SessionAuth | None = None
+
     @classmethod
     def connect(
         cls: type[C],
@@ -328,14 +367,49 @@ class BaseClient(TransportClient):
         timeout: float | None = 30.0,
         strict: bool = False,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        auth: SessionAuth | None = None,
         **transport_options: Any,
     ) -> _Connect[C]:
         """Connect over a WebSocket: ``async with Client.connect(url) as client: ...``.
 
         ``url`` may be a callable returning the URL (called on every connect and reconnect).
         ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
+
+        ``auth`` (Deriv v3: a :class:`~deriv_runtime.auth.legacy.LegacyAuth`) authorizes every
+        connection, the first and each one after a drop, before anything else is sent on it (streams
+        come back after it: the public ones, then those whose call needs authorization). Each call
+        is shown to it first (``auth.before``: a scope the token lacks is refused locally) and so is
+        its answer (``auth.after``). Without ``auth`` (the Options API, authorized by its OTP URL)
+        every stream comes back as soon as the connection is open.
         """
-        return _Connect(cls, url, timeout, strict, transport_options, on_close)
+        if auth is None:
+            return _Connect(cls, url, timeout, strict, transport_options, on_close)
+        if "on_connect" in transport_options:
+            raise ValueError("pass auth= or on_connect=, not both")
+        transport_options["on_connect"] = auth.on_connect
+        return _Connect(cls, url, timeout, strict, transport_options, on_close, setup=lambda c: c._bind(auth))
+
+    def _bind(self, auth: SessionAuth) -> None:
+        """Attach ``auth`` to this client's transport (done by :meth:`connect`)."""
+        transport, timeout = self._transport, self._timeout
+        protocol = getattr(transport, "protocol", None)
+
+        async def call(payload: JsonObject) -> JsonObject:
+            return await transport.request(payload, timeout=timeout)
+
+        def private_streams() -> int:
+            streams = getattr(protocol, "streams", None) or {}
+            return sum(1 for state in streams.values() if getattr(state, "private", False))
+
+        auth.attach(call, private_streams)
+        self.auth = auth
+
+    async def close(self) -> None:
+        """Close the transport (streams end, waiting calls fail) and let go of ``auth``."""
+        auth = self.auth
+        if auth is not None:
+            await auth.detach()
+        await super().close()
 
     def _check(self, info: CallInfo, message: Mapping[str, Any]) -> None:
         if self._strict:
@@ -352,9 +426,14 @@ class BaseClient(TransportClient):
         timeout: float | None,
     ) -> R:
         body = build_request(info, request_type, payload)
+        auth = self.auth
+        if auth is not None:
+            auth.before(info, body)
         answer = await self._transport.request(
             body, timeout=self._timeout if timeout is None else timeout, info=info
         )
+        if auth is not None:
+            auth.after(info, body, answer)
         if self._strict:
             self._check(info, answer)
         return parse_response(info, response_type, answer)
@@ -368,6 +447,12 @@ class BaseClient(TransportClient):
         types_by_msg_type: Mapping[str, type[R]] | None = None,
     ) -> Stream[R]:
         body = build_request(info, request_type, {**payload, "subscribe": 1})
+        if self.auth is not None:
+            self.auth.before(info, body)
+        if info.auth_required:  # re-opened after a reconnect only once the connection is authorized
+            private = getattr(getattr(self._transport, "protocol", None), "private_calls", None)
+            if private is not None:
+                private.add(info.name)
         check = self._check if self._strict else None
         return Stream(
             self._transport, info, body, response_type, types_by_msg_type or {}, check, self._timeout

@@ -7,6 +7,14 @@ functions in :mod:`~deriv_runtime.auth.deribit_signing` (exact strings, fresh no
 against Deribit's published examples) and key pairs in :mod:`~deriv_runtime.auth.keys`
 (:class:`SigningKey`; also the ``deribit-keygen`` command).
 
+Deriv v3 (the legacy WebSocket API, ``wss://ws.derivws.com/websockets/v3``):
+:class:`LegacyAuth` in :mod:`deriv_runtime.auth.legacy` (``authorize`` with one or several tokens
+on every connection before private streams come back, the authorized account and its scopes,
+local scope checks, account switching, ``logout``), and its OAuth sign-in in
+:mod:`deriv_runtime.auth.legacy_oauth` (:func:`oauth_url`, :func:`signup_url`, partner tagging from a
+referral link with :func:`referral_tag`, the ``acct1/token1/cur1`` redirect read by
+:func:`parse_redirect`, and :class:`LegacyLoopbackRedirect` for command-line apps).
+
 Deriv:
 
 Two kinds of credential implement :class:`Credentials` (what the REST client asks for a bearer
@@ -70,6 +78,25 @@ if TYPE_CHECKING:
         TokenStoreError,
     )
     from .keys import KeyFileError, KeyPasswordError, SigningKey, UnsupportedKeyError, WeakKeyError
+    from .legacy import (
+        Authorization,
+        AuthorizationRefused,
+        LegacyAccount,
+        LegacyAuth,
+        NotAuthorized,
+        ScopeError,
+    )
+    from .legacy_oauth import (
+        LegacyLoopbackRedirect,
+        OAuthAccount,
+        RedirectError,
+        ReferralLinkError,
+        ReferralTag,
+        oauth_url,
+        parse_redirect,
+        referral_tag,
+        signup_url,
+    )
     from .loopback import LoopbackRedirect
     from .oauth import OAuthClient, OAuthCredentials
     from .pkce import PKCE, challenge_s256
@@ -103,6 +130,21 @@ _EXPORTS: dict[str, str] = {
     "OAuthStateError": ".errors",
     "OAuthTimeout": ".errors",
     "TokenStoreError": ".errors",
+    "Authorization": ".legacy",
+    "AuthorizationRefused": ".legacy",
+    "LegacyAccount": ".legacy",
+    "LegacyAuth": ".legacy",
+    "NotAuthorized": ".legacy",
+    "ScopeError": ".legacy",
+    "LegacyLoopbackRedirect": ".legacy_oauth",
+    "OAuthAccount": ".legacy_oauth",
+    "RedirectError": ".legacy_oauth",
+    "ReferralLinkError": ".legacy_oauth",
+    "ReferralTag": ".legacy_oauth",
+    "oauth_url": ".legacy_oauth",
+    "parse_redirect": ".legacy_oauth",
+    "referral_tag": ".legacy_oauth",
+    "signup_url": ".legacy_oauth",
     "LoopbackRedirect": ".loopback",
     "OAuthClient": ".oauth",
     "OAuthCredentials": ".oauth",
@@ -121,7 +163,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "PKCE",
     "AuthError",
+    "Authorization",
     "AuthorizationCode",
+    "AuthorizationRefused",
     "AuthorizationRequest",
     "CallbackParams",
     "Credentials",
@@ -134,8 +178,13 @@ __all__ = [
     "KeyFileError",
     "KeyPasswordError",
     "KeySigner",
+    "LegacyAccount",
+    "LegacyAuth",
+    "LegacyLoopbackRedirect",
     "LoopbackRedirect",
     "MemoryTokenStore",
+    "NotAuthorized",
+    "OAuthAccount",
     "OAuthClient",
     "OAuthConfig",
     "OAuthCredentials",
@@ -143,6 +192,10 @@ __all__ = [
     "OAuthStateError",
     "OAuthTimeout",
     "PersonalAccessToken",
+    "RedirectError",
+    "ReferralLinkError",
+    "ReferralTag",
+    "ScopeError",
     "Secret",
     "SecretLike",
     "Signer",
@@ -156,7 +209,11 @@ __all__ = [
     "begin_authorization",
     "challenge_s256",
     "is_loopback_host",
+    "oauth_url",
+    "parse_redirect",
+    "referral_tag",
     "require_secure",
+    "signup_url",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)
