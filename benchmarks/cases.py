@@ -232,6 +232,71 @@ def generate_full(ws: Workspace) -> Outcome:
     return Outcome(rows, notes)
 
 
+# --- generate_legacy ----------------------------------------------------------------------------
+
+
+def generate_legacy(ws: Workspace) -> Outcome:
+    """``generate deriv-legacy-v3 --force`` (the 120 calls of the v3 documentation bundle) against
+    ``generate deriv-options --force``, and every pinned API together."""
+    n = ws.settings.runs(3, 5)
+    pinned = _pinned()
+    out_v3, out_opt, out_all = ws.root / "legacy", ws.root / "legacy-options", ws.root / "legacy-all"
+    cmd_v3 = ws.generate_cmd(out_v3, force=True, sources=("deriv-legacy-v3",))
+    cmd_opt = ws.generate_cmd(out_opt, force=True)
+    cmd_all = ws.generate_cmd(out_all, force=True, sources=())
+    reported_v3: list[float] = []
+    reported_all: list[dict[str, float]] = []
+
+    def legacy() -> float:
+        elapsed, proc = run(cmd_v3, ws.env, cwd=REPO)
+        reported_v3.append(_reported_seconds(proc.stdout))
+        return elapsed
+
+    def options() -> float:
+        return run(cmd_opt, ws.env, cwd=REPO)[0]
+
+    def every() -> float:
+        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
+        reported_all.append(_reported_by_source(proc.stdout, pinned))
+        return elapsed
+
+    samples = interleaved({"legacy": legacy, "options": options, "all": every}, n)
+    for warmed in (reported_v3, reported_all):
+        del warmed[:1]
+    v3_s, opt_s, all_s = samples["legacy"], samples["options"], samples["all"]
+    rows = [
+        Row(
+            "generate_legacy",
+            "generate deriv-legacy-v3 --force (120 calls)",
+            median(v3_s),
+            spread(v3_s),
+            "generate deriv-options --force",
+            median(opt_s),
+            spread(opt_s),
+            "legacy <= 4 s",
+            {"ours_samples": v3_s, "baseline_samples": opt_s, "cli_reported_s": reported_v3},
+        ),
+        Row(
+            "generate_legacy",
+            f"generate --force: all {len(pinned)} pinned APIs ({', '.join(pinned)})",
+            median(all_s),
+            spread(all_s),
+            "generate deriv-options --force",
+            median(opt_s),
+            spread(opt_s),
+            "all <= 8 s",
+            {"ours_samples": all_s, "baseline_samples": opt_s, "cli_reported_s": reported_all},
+        ),
+    ]
+    per_source = ", ".join(f"{name} {median([r[name] for r in reported_all]):.2f} s" for name in pinned)
+    notes = [
+        f"generate_legacy: the CLI reports {median(reported_v3):.2f} s of its own work for the v3 bundle "
+        f"(median) of {median(v3_s):.2f} s wall; all pinned APIs {median(all_s):.2f} s wall, per API "
+        f"(medians): {per_source}."
+    ]
+    return Outcome(rows, notes)
+
+
 # --- generate_unchanged -------------------------------------------------------------------------
 
 
@@ -477,6 +542,7 @@ def first_call_import(ws: Workspace) -> Outcome:
 
 BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "generate_full": generate_full,
+    "generate_legacy": generate_legacy,
     "generate_unchanged": generate_unchanged,
     "import_client": import_client,
     "first_call_import": first_call_import,

@@ -37,6 +37,17 @@ def generate_mini(out: Path, bundle: Path = FIXTURES / "mini", **kwargs: object)
     )
 
 
+#: Our own bundle in the Deriv v3 documentation layout (config/v3/<call>/send.json...) and its overrides.
+MINI_V3 = FIXTURES / "mini_v3"
+MINI_V3_INFO = BundleInfo("mini-v3", "fixture-1", "0" * 64, "tests/fixtures/mini_v3")
+
+
+def generate_mini_v3(out: Path, **kwargs: object) -> BuildResult:
+    return generate(
+        MINI_V3, MINI_V3_INFO, "deriv-v3-docs-zip", "mini_v3", out, FIXTURES / "mini_v3_overrides", **kwargs
+    )
+
+
 def generate_mini_rpc(out: Path, **kwargs: object) -> BuildResult:
     return generate(
         MINI_RPC / "mini-rpc.openapi.json",
@@ -82,6 +93,12 @@ def mini(mini_dist: Path) -> Iterator[ModuleType]:
 def mini_rpc_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("mini-rpc-out")
     return generate_mini_rpc(out).out_dir
+
+
+@pytest.fixture(scope="session")
+def mini_v3_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mini-v3-out")
+    return generate_mini_v3(out).out_dir
 
 
 @pytest.fixture

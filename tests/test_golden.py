@@ -1,7 +1,9 @@
 """Golden records: our own small bundles -> the committed expected trees, which type-check.
 
 ``mini_api`` is the Deriv Options layout (tests/fixtures/mini), ``mini_rpc`` the Deribit one (JSON-RPC
-operations and channels, tests/fixtures/mini_rpc).
+operations and channels, tests/fixtures/mini_rpc), ``mini_v3`` the Deriv v3 documentation layout
+(tests/fixtures/mini_v3: PCRE patterns, look-ahead, patternProperties, sensitive fields, p2p names,
+a string default on an integer).
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def test_generated_rpc_tree_matches_golden_records(mini_rpc_dist: Path) -> None:
     _same(_tree(mini_rpc_dist), _tree(EXPECTED / "mini_rpc"))
 
 
-@pytest.mark.parametrize("package", ["mini_api", "mini_rpc"])
+def test_generated_v3_tree_matches_golden_records(mini_v3_dist: Path) -> None:
+    _same(_tree(mini_v3_dist), _tree(EXPECTED / "mini_v3"))
+
+
+@pytest.mark.parametrize("package", ["mini_api", "mini_rpc", "mini_v3"])
 def test_golden_tree_passes_mypy_strict(package: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "mypy"), package],

@@ -51,14 +51,25 @@ def strip_shared_folder(names: Sequence[str]) -> list[str]:
     return files
 
 
-#: ``config/v3/<call>/send.json`` (and ``receive.json``, ``example.json``) in the v3 documentation.
-V3_CALL_FILE = re.compile(r"^config/v3/(?P<call>[^/]+)/(?P<role>send|receive|example)\.json$")
+#: ``<call>/send.json`` (and ``receive.json``, ``example.json``) under ``config/v3/`` of the v3 documentation.
+V3_CALL_FILE = re.compile(r"^(?P<call>[^/]+)/(?P<role>send|receive|example)\.json$")
+
+
+def v3_folder(names: Sequence[str]) -> str:
+    """Where the call folders are: ``config/v3/`` in a source archive; ``v3/`` or ``""`` in a directory
+    given as ``config`` or ``config/v3`` itself (a folder shared by every file is stripped)."""
+    for prefix in ("config/v3/", "v3/"):
+        if any(n.startswith(prefix) for n in names):
+            return prefix
+    return ""
 
 
 def _v3_calls(names: Sequence[str]) -> list[str]:
     roles: dict[str, set[str]] = {}
-    for name in strip_shared_folder(names):
-        m = V3_CALL_FILE.match(name)
+    files = strip_shared_folder(names)
+    prefix = v3_folder(files)
+    for name in files:
+        m = V3_CALL_FILE.match(name.removeprefix(prefix)) if name.startswith(prefix) else None
         if m:
             roles.setdefault(m["call"], set()).add(m["role"])
     if not any({"send", "receive"} <= r for r in roles.values()):

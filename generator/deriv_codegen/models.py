@@ -69,6 +69,9 @@ class FieldSpec:
     nullable: bool
     constant: str | None  # a single allowed value (``Literal[1]``): the stub fills it in
     description: str
+    #: The schema marks it ``sensitive`` (a token, a password): the stub also takes a
+    #: :class:`~deriv_runtime.auth.secret.Secret` (any ``SecretLike``) and sends its value.
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def prepare_call(
         request.pop(meta, None)
     response = tolerant(strip_titles(inline_local_refs(call.result_schema, resp_file, problems, limits)))
     response = check_defaults(response, resp_file, problems)
+    hide_credentials(response)
     base = class_base(call.name)
     used: set[str] = {f"{base}Response"}  # reserved for the response root while naming the request
     request_names, request_roots = assign_class_names(request, f"{base}Request", base, used)
@@ -222,6 +226,39 @@ _TITLE_ONLY = re.compile(r"Annotated\[(?P<t>[^\n]+?), Field\(title=(?P<q>[\"'])[
 _TITLE_ARG = re.compile(r", title=([\"'])[A-Za-z0-9_]+\1|title=([\"'])[A-Za-z0-9_]+\2, ")
 
 
+#: Response fields marked ``sensitive`` whose name says they are a credential become ``SecretStr``
+#: (hidden in ``repr``); other sensitive answers (names, e-mail, phone) stay plain strings.
+_CREDENTIAL_NAME = re.compile(r"(^|_)(token|password|secret|otp|api_key)$|Password$", re.I)
+
+
+def is_secret(prop: Any) -> bool:
+    """A request property marked ``sensitive`` that holds text: a string, or a list of strings."""
+    if not isinstance(prop, dict) or not prop.get("sensitive"):
+        return False
+    kinds = prop.get("type")
+    if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+        kinds = prop["items"].get("type")
+    return kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+
+
+def hide_credentials(node: Any) -> None:
+    """Mark sensitive credential strings of a (tolerant) response ``format: password`` (``SecretStr``)."""
+    if isinstance(node, list):
+        for v in node:
+            hide_credentials(v)
+        return
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("sensitive") and _CREDENTIAL_NAME.search(name):
+            kind = prop.get("type")
+            if kind == "string" or (isinstance(kind, list) and set(kind) <= {"string", "null"}):
+                prop["format"] = "password"
+    for key, value in node.items():
+        if key not in _VALUE_KEYWORDS:
+            hide_credentials(value)
+
+
 def _drop_title_fields(code: str) -> str:
     """Titles only carried our class names into the generator; they are noise in ``Field()``."""
     return _TITLE_ARG.sub("", _TITLE_ONLY.sub(r"\g<t>", code))
@@ -284,6 +321,7 @@ def request_fields(code: str, class_name: str, schema: dict[str, Any]) -> tuple[
                 nullable=nullable(prop),
                 constant=constant if node.value is None else None,
                 description=doc,
+                secret=is_secret(prop),
             )
         )
     return tuple(fields)

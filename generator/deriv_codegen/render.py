@@ -52,6 +52,8 @@ class ParamView:
     default: str | None  # Python source, or None when required
     omit: str | None  # "none" / "unset": leave out of the payload when the argument is that value
     description: str
+    #: A sensitive field: the argument may be a ``SecretLike``, revealed only into the payload.
+    secret: bool = False
 
 
 @dataclass
@@ -114,6 +116,8 @@ class PackageIdentity:
 class PackageView(PackageIdentity):
     calls: list[CallView]
     type_imports: list[tuple[str, list[str]]]  # (module, names) for TYPE_CHECKING
+    #: Some call takes a secret argument: the client defines ``_reveal``.
+    uses_secrets: bool
     #: (absolute module, names) for TYPE_CHECKING: what signatures use from pydantic, datetime, the runtime...
     annotation_imports: list[tuple[str, list[str]]]
     model_exports: list[tuple[str, str]]  # (class, module)
@@ -180,9 +184,27 @@ def _param(f: FieldSpec, used: set[str]) -> ParamView:
     else:
         default, omit = "None", "none"
     annotation = f.annotation
+    if f.secret:
+        annotation = _secret_annotation(annotation)
     if omit == "unset":
         annotation = f"{annotation} | Unset"
-    return ParamView(name, f.json_name, annotation, default, omit, f.description)
+    return ParamView(name, f.json_name, annotation, default, omit, f.description, f.secret)
+
+
+#: Where the type of a secret argument comes from (a protocol: ``Secret`` and anything with ``reveal()``).
+SECRET_TYPE = ("deriv_runtime.auth.secret", "SecretLike")
+
+
+class _SecretStr(ast.NodeTransformer):
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "str":
+            return ast.BinOp(node, ast.BitOr(), ast.Name(SECRET_TYPE[1], ast.Load()))
+        return node
+
+
+def _secret_annotation(annotation: str) -> str:
+    """``str`` -> ``str | SecretLike`` wherever it appears (``list[str] | None`` included)."""
+    return ast.unparse(_SecretStr().visit(ast.parse(annotation, mode="eval")))
 
 
 def build_view(
@@ -221,6 +243,7 @@ def build_view(
     annotation_imports: dict[str, set[str]] = {}
     typing_names: set[str] = {"Any"}
     uses_unset = False
+    uses_secrets = False
     for call in sorted(ws_ops, key=lambda c: c.name):
         m = by_call[call.name]
         where = call.source or call.name
@@ -253,7 +276,10 @@ def build_view(
         for p in view_params:
             names = _names_in(p.annotation)
             type_imports.setdefault(m.module, set()).update(names & local_classes)
-            for name in sorted(names - local_classes):
+            if p.secret:
+                uses_secrets = True
+                annotation_imports.setdefault(SECRET_TYPE[0], set()).add(SECRET_TYPE[1])
+            for name in sorted(names - local_classes - {SECRET_TYPE[1]}):
                 module = imported.get(name)
                 if module == "typing":
                     typing_names.add(name)
@@ -308,6 +334,7 @@ def build_view(
         **asdict(package_identity(ir, config, package)),
         calls=calls,
         type_imports=sorted((mod, sorted(names)) for mod, names in type_imports.items() if names),
+        uses_secrets=uses_secrets,
         annotation_imports=sorted((mod, sorted(names)) for mod, names in annotation_imports.items()),
         model_exports=exports,
         typing_names=sorted(typing_names),

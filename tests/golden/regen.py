@@ -11,14 +11,14 @@ from pathlib import Path
 
 from deriv_codegen.build import STAMP
 
-from ..conftest import generate_mini, generate_mini_rpc
+from ..conftest import generate_mini, generate_mini_rpc, generate_mini_v3
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        results = [generate_mini(Path(tmp)), generate_mini_rpc(Path(tmp))]
+        results = [generate_mini(Path(tmp)), generate_mini_rpc(Path(tmp)), generate_mini_v3(Path(tmp))]
         shutil.rmtree(EXPECTED, ignore_errors=True)
         for result in results:
             (result.out_dir / STAMP).unlink()

@@ -30,7 +30,7 @@ from typing import Any
 from ..config import ApiConfig
 from ..errors import BundleError, LimitExceeded, Problem, SourcesError
 from ..ir import ApiIR, BundleInfo
-from ..layouts import V3_CALL_FILE
+from ..layouts import V3_CALL_FILE, v3_folder
 from .deriv_ws import call_key, msg_types_of, properties, ws_operation
 from .files import BundleFiles
 
@@ -44,10 +44,11 @@ def read_v3_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | Non
     methods = config.methods if config is not None else {}
     patches = _patches(config.reader.get("patch", []) if config is not None else [])
     calls: dict[str, dict[str, str]] = {}
+    folder = v3_folder(files.names())
     for name in files.names():
-        if not name.startswith(V3_FOLDER):
+        if not name.startswith(folder):
             continue
-        m = V3_CALL_FILE.match(name)
+        m = V3_CALL_FILE.match(name.removeprefix(folder))
         if m is None:
             ir.problems.append(Problem(name, "file not recognised in this layout; ignored", "skipped"))
             continue
@@ -55,13 +56,9 @@ def read_v3_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig | Non
     if not calls:
         raise BundleError(f"{files.location}: no {V3_FOLDER}<call>/send.json in the bundle")
     for call in sorted(calls):
-        _read_call(call, calls[call], files, ir, methods, patches)
-    for file in sorted(
-        set(patches) - {n.removeprefix(V3_FOLDER) for c in calls.values() for n in c.values()}
-    ):
-        ir.problems.append(
-            Problem(f"{V3_FOLDER}{file}", "[reader.patch] names a file the bundle does not have")
-        )
+        _read_call(call, calls[call], files, ir, methods, patches, folder)
+    for file in sorted(set(patches) - {n.removeprefix(folder) for c in calls.values() for n in c.values()}):
+        ir.problems.append(Problem(f"{folder}{file}", "[reader.patch] names a file the bundle does not have"))
     return ir
 
 
@@ -138,8 +135,9 @@ def _read_call(
     ir: ApiIR,
     methods: dict[str, str],
     patches: dict[str, list[dict[str, Any]]],
+    folder: str,
 ) -> None:
-    where = f"{V3_FOLDER}{call}/"
+    where = f"{folder}{call}/"
     missing = [f"{role}.json" for role in ("send", "receive") if role not in roles]
     if missing:
         ir.problems.append(Problem(where, f"no {' or '.join(missing)}; call skipped", "skipped"))
@@ -154,7 +152,7 @@ def _read_call(
                 )
         return
     for role, doc in (("send", request), ("receive", response)):
-        file = roles[role].removeprefix(V3_FOLDER)
+        file = roles[role].removeprefix(folder)
         for patch in patches.get(file, []):
             try:
                 _apply(doc, patch)
