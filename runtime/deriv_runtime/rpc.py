@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from .auth.deribit import DeribitAuth
 from .calls import CallInfo
 from .client import StreamBase, TransportClient, _Connect, _problems, model_validator
 from .errors import ResponseError, TransportError, jsonrpc_error
 from .transport import JsonObject, Transport
 
 if TYPE_CHECKING:
+    from .auth.deribit import DeribitAuth
     from .auth.deribit_signing import Signer
 
 T = TypeVar("T")
@@ -291,6 +291,8 @@ class BaseRpcClient(TransportClient):
             base_url, http_method=http_method, timeout=timeout, auth=auth, **options
         )
         client = cls(transport, timeout=timeout)
+        from .auth.deribit import DeribitAuth  # only when a client is made: cheap imports
+
         if isinstance(auth, DeribitAuth):
             client._bind(auth, False)
         return client

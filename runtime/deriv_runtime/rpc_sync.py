@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from .auth.deribit import DeribitAuth
 from .client import UrlSource
 from .rpc import BaseRpcClient, Channel, Notification, RpcStream
 from .sync import LoopThread, SyncClientBase, SyncStream
 
 if TYPE_CHECKING:
+    from .auth.deribit import DeribitAuth
     from .auth.deribit_signing import Signer
 
 T = TypeVar("T")
