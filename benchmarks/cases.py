@@ -384,10 +384,14 @@ def _importtime_total(stmt: str, ws: Workspace) -> float:
 
 def import_client(ws: Workspace) -> Outcome:
     n = ws.settings.runs(10, 20)
-    tree = ws.tree()
-    on_path = f"import sys; sys.path.insert(0, {str(tree)!r})"
+
+    def on_path(package: str) -> str:
+        return f"import sys; sys.path.insert(0, {str(ws.tree(package))!r})"
+
     stmts = {
-        "ours": f"{on_path}; import deriv_options; deriv_options.OptionsClient",
+        "ours": f"{on_path('deriv_options')}; import deriv_options; deriv_options.OptionsClient",
+        "v3": f"{on_path('deriv_v3')}; import deriv_v3; deriv_v3.V3Client",
+        "deribit": f"{on_path('deribit_api')}; import deribit_api; deribit_api.DeribitClient",
         "pydantic": "import pydantic, websockets",
         "basemodel": "from pydantic import BaseModel; import websockets",
         "pass": "pass",
@@ -414,6 +418,22 @@ def import_client(ws: Workspace) -> Outcome:
             spread(samples["pydantic"], start),
             "ratio <= 1.3",
             data,
+        ),
+        *(
+            Row(
+                "import_client",
+                f"import {package}; .{client}",
+                net(key),
+                spread(samples[key], start),
+                "import pydantic, websockets",
+                net("pydantic"),
+                spread(samples["pydantic"], start),
+                "ratio <= 1.3",
+            )
+            for key, package, client in (
+                ("v3", "deriv_v3", "V3Client"),
+                ("deribit", "deribit_api", "DeribitClient"),
+            )
         ),
         Row(
             "import_client",
