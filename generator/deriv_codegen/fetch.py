@@ -3,6 +3,7 @@
     fetch(source, options)                 the pinned bundle of a :class:`Source`, checked by sha256
     fetch_from(location, layout, options)  an unpinned bundle given with ``--from`` (file, directory, URL)
     resolve_pin(source, version, options)  the bundle of a new release tag, for ``deriv-codegen pin``
+    fetch_release(source, version, options) the same, saying where it came from, for ``deriv-codegen update``
 
 Every file that reaches the cache is hashed while it is written to a temporary file beside its final
 name, checked against its pin (unpinned bundles are named by their digest), validated against its
@@ -45,8 +46,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MIRRORS_ENV",
     "FetchOptions",
+    "Fetched",
+    "cache_bundle",
     "fetch",
     "fetch_from",
+    "fetch_release",
     "mirrors_from_env",
     "resolve_pin",
     "sha256_file",
@@ -803,3 +807,109 @@ def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Pa
             f"cannot download {label} from {shown}: {exc.reason}.{hint} {lookup.describe(None)} "
             f"{_where_to_get_it(rel or 'the bundle')}"
         ) from None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A release bundle in the cache, and where it came from (for :func:`fetch_release`)."""
+
+    path: Path  # the verified copy in the cache, named after the pin it would make
+    sha256: str
+    origin: str  # "mirror" or "network"
+    where: str  # the mirror file, or the URL without its query string
+    downloads: int = 0  # how many times it was downloaded (2 when ``confirm`` checked stability)
+
+
+def fetch_release(
+    source: Source, version: str, options: FetchOptions, *, expected: str = "", confirm: bool = False
+) -> Fetched:
+    """Like :func:`resolve_pin`, for ``deriv-codegen update``: the bundle of release ``version``
+    (mirrors, then ``source.url_for(version)``), validated and stored in the cache under the name of
+    the pin it would make, with where it came from.
+
+    ``expected`` is a sha256 published for the file (the ``digest`` of a GitHub release asset): a mirror
+    file or download that differs is refused (:class:`ChecksumMismatch`) and nothing is kept. With
+    ``confirm``, a download is made twice and both must have the same sha256 (the file upstream serves
+    is stable); mirror files are read once.
+    """
+    if not VERSION.match(version):
+        raise FetchError(
+            f"{version!r} is not a usable release tag for {source.name}: use letters, digits, '.', '_', '+' "
+            "and '-' only"
+        )
+    layout = get_layout(source.layout)
+    directory = _cache_path(options.cache_dir, source.with_pin(version, "0" * 64).cache_name).parent
+    label = f"{source.name} {version}"
+
+    def name_for(digest: str) -> Path:
+        return _cache_path(options.cache_dir, source.with_pin(version, digest).cache_name)
+
+    def mismatch(what: str, actual: str) -> ChecksumMismatch:
+        return ChecksumMismatch(
+            f"checksum mismatch for {label} from {what}: upstream publishes sha256 {expected}, got {actual}; "
+            "the file was not kept"
+        )
+
+    rel = _mirror_rel(source, version)
+    lookup = _Lookup(options.mirrors, _mirror_candidates(options.mirrors, rel), [], [])
+    for candidate in lookup.candidates:
+        if not candidate.is_file():
+            continue
+        try:
+            with _staging(directory) as stage:
+                digest = _copy_into(stage, candidate, options.limits)
+                if expected and digest != expected:
+                    raise mismatch(f"mirror file {candidate}", digest)
+                _validate(stage.path, layout, f"mirror file {candidate}", options.limits)
+                return Fetched(stage.commit(name_for(digest)), digest, "mirror", str(candidate))
+        except OSError as exc:
+            log.warning("%s: cannot read mirror file %s: %s", label, candidate, exc)
+            lookup.notes.append(f"Mirror file {candidate} could not be read ({exc.strerror or exc}).")
+
+    if options.offline:
+        raise FetchError(
+            f"{label} is not available offline (network use is disabled). {lookup.describe(None)} "
+            f"{_where_to_get_it(rel or 'the bundle')}"
+        )
+    url = source.url_for(version)
+    shown = _display_url(url)
+    try:
+        with _staging(directory) as stage:
+            _download(url, stage, options, label)
+            digest = stage.finish()
+            if expected and digest != expected:
+                raise mismatch(shown, digest)
+            downloads = 1
+            if confirm:
+                with _staging(directory) as again:
+                    _download(url, again, options, label)
+                    second = again.finish()
+                downloads = 2
+                if second != digest:
+                    raise ChecksumMismatch(
+                        f"{label} from {shown} is not stable: two downloads have sha256 {digest} and "
+                        f"{second}; nothing was kept. Try again later, or fetch it from a mirror"
+                    )
+            _validate(stage.path, layout, f"{label} downloaded from {shown}", options.limits)
+            return Fetched(stage.commit(name_for(digest)), digest, "network", shown, downloads)
+    except _DownloadError as exc:
+        hint = f" Check that release {version!r} of {source.name} exists." if exc.status == 404 else ""
+        raise FetchError(
+            f"cannot download {label} from {shown}: {exc.reason}.{hint} {lookup.describe(None)} "
+            f"{_where_to_get_it(rel or 'the bundle')}"
+        ) from None
+
+
+def cache_bundle(source: Source, path: Path, options: FetchOptions) -> Path:
+    """Copy the bundle file ``path`` into the cache as the pin of ``source`` (its sha256 must be the
+    pinned one), so that the pin works offline; return the cached path."""
+    target = _cache_path(options.cache_dir, source.cache_name)
+    if target.is_file() and sha256_file(target) == source.sha256:
+        return target
+    with _staging(target.parent) as stage:
+        digest = _copy_into(stage, path, options.limits)
+        if digest != source.sha256:
+            raise ChecksumMismatch(
+                f"{path} changed while it was read: sha256 {digest}, not {source.sha256}; nothing was kept"
+            )
+        return stage.commit(target)

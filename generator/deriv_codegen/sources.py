@@ -36,6 +36,9 @@ class Source:
     layout: str
     package: str
     mirror_path_template: str = ""
+    #: Where upstream lists its releases (a GitHub ``/releases`` API URL), for ``deriv-codegen update``;
+    #: empty for a source pinned to a commit or a fixed document, which has no release listing.
+    releases_url: str = ""
 
     @property
     def url(self) -> str:
@@ -129,6 +132,11 @@ def load_sources(path: Path) -> SourcesFile:
                 raise SourcesError(
                     f"{path}: [sources.{name}] {key} may use only {{version}}: {exc!r}"
                 ) from None
+        releases_url = entry.get("releases_url", "")
+        if not isinstance(releases_url, str) or (
+            releases_url and not releases_url.startswith(("https://", "http://"))
+        ):
+            raise SourcesError(f"{path}: [sources.{name}] releases_url must be an http(s) URL (a string)")
         get_layout(entry["layout"])
         sources[name] = Source(
             name=name,
@@ -138,6 +146,7 @@ def load_sources(path: Path) -> SourcesFile:
             layout=entry["layout"],
             package=entry["package"],
             mirror_path_template=mirror_path,
+            releases_url=releases_url,
         )
     return SourcesFile(path=path, sources=sources, mirrors=mirrors, limits=limits)
 
