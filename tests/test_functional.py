@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from deriv_runtime import UNSET, APIError, RequestValidationError, ResponseError
+from deriv_runtime import UNSET, APIError, RequestValidationError, ResponseError, drift_of
 from deriv_runtime.testing import InMemoryTransport
 from pydantic import ValidationError
 
@@ -83,8 +83,11 @@ def test_numbers_are_not_coerced(mini: ModuleType) -> None:
         run(client.order("AB12", price="10.5"))  # type: ignore[arg-type]
     assert err.value.fields == ["price"]
     bad = InMemoryTransport(lambda p: answer("order", order={"id": 7.5}))
+    drifted = run(mini.MiniClient(bad).order("AB12", price=1))  # read, the drift reported
+    assert drifted.order.id == 7.5
+    assert [str(d) for d in drift_of(drifted)] == ["order.id: expected int, got number (int_from_float)"]
     with pytest.raises(ResponseError, match="order"):
-        run(mini.MiniClient(bad).order("AB12", price=1))
+        run(mini.MiniClient(bad, strict=True).order("AB12", price=1))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from deriv_runtime.auth import PersonalAccessToken
+from deriv_runtime.drift import drift_of
 from deriv_runtime.errors import (
     BadRequest,
     RequestValidationError,
@@ -261,8 +262,12 @@ def test_unreadable_answers_and_contract_errors_scrub_echoed_credentials(
         with mini.MiniRestSyncClient(
             app_id=APP_ID, credentials=PersonalAccessToken(PAT), base_url=hostile.url
         ) as api:
+            drifted = api.get_accounts_by_id(id="acc-1")  # read anyway, the drift reported
+            api.strict, api._schema_package = True, ""  # strict reading, without the contract check
             with pytest.raises(ResponseError) as err:
                 api.get_accounts_by_id(id="acc-1")
+    assert [d.where for d in drift_of(drifted)] == ["id"]
+    assert_clean([repr(drift_of(drifted)), *map(str, drift_of(drifted))])
     texts = rendered(err.value)
     assert "cannot read" in texts[0]
     assert_clean(texts)

@@ -1,6 +1,9 @@
 """Runtime of the generated Deriv clients: base client, transport boundary, models, errors.
 
 Imports are lazy: ``import deriv_runtime`` loads nothing heavy until a name is used.
+
+Answers that drift from their schema are read anyway: ``drift_of(result)`` lists where (path, what was
+expected, what came), ``raw_of(result)`` gives the message as received (see :mod:`deriv_runtime.drift`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ if TYPE_CHECKING:
     from ._unset import UNSET, Unset
     from .calls import CallInfo
     from .client import BaseClient, Stream
+    from .drift import Drift, DriftError, drift_of, raw_of
     from .errors import (
         APIError,
         AuthenticationError,
@@ -40,6 +44,10 @@ _EXPORTS: dict[str, str] = {
     "CallInfo": ".calls",
     "BaseClient": ".client",
     "Stream": ".client",
+    "Drift": ".drift",
+    "DriftError": ".drift",
+    "drift_of": ".drift",
+    "raw_of": ".drift",
     "APIError": ".errors",
     "AuthenticationError": ".errors",
     "CallTimeout": ".errors",
@@ -69,6 +77,8 @@ __all__ = [
     "ConnectionFailed",
     "ConnectionLost",
     "DerivError",
+    "Drift",
+    "DriftError",
     "JsonRpcError",
     "OutcomeUnknown",
     "PermissionDenied",
@@ -82,6 +92,8 @@ __all__ = [
     "Transport",
     "TransportError",
     "Unset",
+    "drift_of",
+    "raw_of",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .calls import CallInfo
+from .drift import problems, read_drifted
 from .errors import APIError, DerivError, RequestValidationError, ResponseError
 from .transport import JsonObject, Transport
 
@@ -75,19 +76,26 @@ def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
     )
 
 
-def parse_response(info: CallInfo, response_type: type[R], message: Mapping[str, Any]) -> R:
+def parse_response(
+    info: CallInfo, response_type: type[R], message: Mapping[str, Any], strict: bool = False
+) -> R:
+    """``message`` as ``response_type``. One that drifts from its schema is read field by field, the
+    drift reported on the result (:mod:`deriv_runtime.drift`); ``strict``: refused
+    (:class:`~deriv_runtime.drift.DriftError`, every violation with its path)."""
     if "error" in message:
         raise_for_error(info, message)
     try:
         return response_type.model_validate(message)
     except ValidationError as exc:
-        raise ResponseError(f"{info.name}: cannot read the response: {_problems(exc)}", raw=message) from None
+        what = f"{info.name}: cannot read the response"
+        read: R = read_drifted(
+            response_type, message, exc, call=info.name, what=what, raw=message, strict=strict
+        )
+        return read
 
 
-def _problems(exc: ValidationError) -> str:
-    """Field paths and broken rules, without the values (an answer may carry tokens or OTP URLs)."""
-    errors = exc.errors(include_input=False, include_url=False)
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<message>'}: {e['msg']}" for e in errors)
+#: Field paths and broken rules of a ``ValidationError``, without the values.
+_problems = problems
 
 
 class StreamBase:
@@ -212,10 +220,16 @@ class Stream(StreamBase, Generic[R]):
             validate = self._validators.get(message.get("msg_type", ""), validate)
         try:
             return validate(message)
-        except ValidationError as exc:
-            raise ResponseError(
-                f"{self._info.name}: cannot read the message: {_problems(exc)}", raw=message
-            ) from None
+        except ValidationError as exc:  # drifted from its schema: read it field by field (or, strict, refuse)
+            error = exc
+        msg_type = message.get("msg_type")
+        model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
+        what = f"{self._info.name}: cannot read the message"
+        strict = self._check is not None
+        read: R = read_drifted(
+            model, message, error, call=self._info.name, what=what, raw=message, strict=strict
+        )
+        return read
 
 
 C = TypeVar("C", bound="BaseClient")
@@ -436,7 +450,7 @@ class BaseClient(TransportClient):
             auth.after(info, body, answer)
         if self._strict:
             self._check(info, answer)
-        return parse_response(info, response_type, answer)
+        return parse_response(info, response_type, answer, self._strict)
 
     def _stream(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calls import CallInfo
+from .drift import Drift, DriftError, json_type, render_path
 from .errors import ResponseError
 from .schemas import load_schemas
 
@@ -36,21 +37,37 @@ def _validator(package: str, call: str) -> Any:
 
 
 def check_response(package: str, info: CallInfo, message: Mapping[str, Any]) -> None:
-    """Raise :class:`ResponseError` naming the path of every schema violation in ``message``."""
+    """Raise :class:`~deriv_runtime.drift.DriftError` (a :class:`ResponseError`) if ``message``
+    breaks its schema: its text names the first ten violations by path, its ``drift`` every one."""
     if not package or "error" in message:
         return
     msg_type = message.get("msg_type")
     single = _single_msg_types(package)
     schema_of = single.get(msg_type, info.name) if isinstance(msg_type, str) else info.name
     validator = _validator(package, schema_of)
-    errors = sorted(
-        f"{'/'.join(str(p) for p in e.instance_path) or '<root>'}: {_without_value(e)}"
-        for e in validator.iter_errors(message)
+    found = sorted(
+        (
+            (f"{'/'.join(str(p) for p in e.instance_path) or '<root>'}: {_without_value(e)}", _drift(e))
+            for e in validator.iter_errors(message)
+        ),
+        key=lambda item: item[0],
     )
-    if errors:
-        raise ResponseError(
-            f"{info.name}: the answer breaks its schema: " + "; ".join(errors[:10]), raw=dict(message)
-        )
+    if found:
+        text = f"{info.name}: the answer breaks its schema: " + "; ".join(t for t, _ in found[:10])
+        raise DriftError(text, [d for _, d in found], raw=dict(message))
+
+
+def _drift(error: Any) -> Drift:
+    """A schema violation as a :class:`~deriv_runtime.drift.Drift` (its path, the rule, the JSON
+    type that came; a missing required property: its own path, ``missing``)."""
+    path: tuple[str | int, ...] = tuple(error.instance_path)
+    keyword = str(getattr(error.kind, "name", "")) or "invalid"
+    got = json_type(error.instance)
+    missing = getattr(error.kind, "property", None) if keyword == "required" else None
+    if isinstance(missing, str):
+        path, got = (*path, missing), "missing"
+    folded = tuple("[*]" if isinstance(p, int) else p for p in path)
+    return Drift(path, render_path(folded), _without_value(error), got, keyword)
 
 
 def _without_value(error: Any) -> str:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from ._redact import install_http_log_filter, redact_url, scrub, scrub_data, secrets_in_flight
 from .auth.credentials import authorization_header
 from .auth.secure import is_loopback_host
+from .drift import problems, read_drifted
 
 if TYPE_CHECKING:
     from .auth import Credentials
@@ -172,7 +173,12 @@ def raise_for_status(op: RestOperation, response: httpx.Response, secrets: tuple
     raise error
 
 
-def parse_answer(op: RestOperation, response: httpx.Response, secrets: tuple[str, ...] = ()) -> Any:
+def parse_answer(
+    op: RestOperation, response: httpx.Response, secrets: tuple[str, ...] = (), strict: bool = False
+) -> Any:
+    """The success answer as its model. One that drifts from its schema is read field by field, the
+    drift reported on the result (:mod:`deriv_runtime.drift`); ``strict`` (or an answer that cannot
+    be read at all): :class:`ResponseError`, every broken field by path, echoed secrets masked."""
     raise_for_status(op, response, secrets)
     model = op.responses.get(str(response.status_code))
     if model is None:
@@ -180,19 +186,22 @@ def parse_answer(op: RestOperation, response: httpx.Response, secrets: tuple[str
             model = next((m for m in op.responses.values() if m is not None), None)
         if model is None:
             return None
+    text_answer = "json" not in response.headers.get("content-type", "application/json")
     try:
-        if "json" not in response.headers.get("content-type", "application/json"):
+        if text_answer:
             return model.model_validate(response.text)  # e.g. a plain-text health answer
         return model.model_validate_json(response.content)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<answer>'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        text = scrub(problems, request_secrets(response.request, secrets))
-        raise ResponseError(
-            f"{op.name}: cannot read the HTTP {response.status_code} answer: {text}"
-        ) from None
+        error = exc
+    what = f"{op.name}: cannot read the HTTP {response.status_code} answer"
+    if not strict:
+        try:
+            value = response.text if text_answer else orjson.loads(response.content)
+            return read_drifted(model, value, error, call=op.name, what=what, raw=value)
+        except (orjson.JSONDecodeError, ResponseError):
+            pass  # not JSON, or nothing to read: the error below, its text scrubbed
+    text = scrub(problems(error), request_secrets(response.request, secrets))
+    raise ResponseError(f"{what}: {text}") from None
 
 
 class _RestCore:
@@ -345,7 +354,7 @@ class AsyncRestClient(_RestCore):
                 if await self.credentials.bearer() != token:
                     continue  # a fresh token: try once more
             self._check_contract(request, response, prepared.secrets)
-            return parse_answer(op, response, prepared.secrets)
+            return parse_answer(op, response, prepared.secrets, self.strict)
         raise AssertionError("unreachable")
 
 
@@ -392,5 +401,5 @@ class SyncRestClient(_RestCore):
                 if self.credentials.bearer_sync() != token:
                     continue
             self._check_contract(request, response, prepared.secrets)
-            return parse_answer(op, response, prepared.secrets)
+            return parse_answer(op, response, prepared.secrets, self.strict)
         raise AssertionError("unreachable")

@@ -12,9 +12,10 @@ Generated methods assemble ``params`` from their keyword arguments and call
             async for note in s:                  # Notification(channel=..., data=<typed>)
                 ...
 
-Results are validated into their types tolerantly (unknown fields kept); a JSON-RPC ``error`` raises
-the :class:`~deriv_runtime.errors.JsonRpcError` subclass its code maps to. Metadata is collected per
-task (a context variable), so concurrent calls never mix theirs up.
+Results are validated into their types tolerantly (unknown fields kept; a result or notification that
+drifts from its schema is read field by field, the drift reported on it: :mod:`deriv_runtime.drift`);
+a JSON-RPC ``error`` raises the :class:`~deriv_runtime.errors.JsonRpcError` subclass its code maps
+to. Metadata is collected per task (a context variable), so concurrent calls never mix theirs up.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
 from .calls import CallInfo
-from .client import StreamBase, TransportClient, _Connect, _problems, model_validator
+from .client import StreamBase, TransportClient, _Connect, model_validator
+from .drift import read_drifted
 from .errors import ResponseError, TransportError, jsonrpc_error
 from .transport import JsonObject, Transport
 
@@ -87,7 +89,9 @@ def _validate(annotation: Any, value: Any, what: str, raw: Any) -> Any:
         validate = getattr(annotation, "model_validate", None)
         return validate(value) if validate is not None else _adapter(annotation).validate_python(value)
     except ValidationError as exc:
-        raise ResponseError(f"{what}: cannot read the answer: {_problems(exc)}", raw=raw) from None
+        return read_drifted(
+            annotation, value, exc, call=what, what=f"{what}: cannot read the answer", raw=raw
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +178,10 @@ class RpcStream(StreamBase, Generic[T]):
                     raise ResponseError(what, raw=message) from None
                 try:
                     return _new_notification(Notification, (channel, validate(data)))
-                except ValidationError as exc:
-                    what = f"{channel}: cannot read the answer: {_problems(exc)}"
-                    raise ResponseError(what, raw=message) from None
+                except ValidationError as exc:  # drifted: read field by field, reported on the data
+                    what = f"{channel}: cannot read the answer"
+                    read = read_drifted(self._types[channel], data, exc, call=channel, what=what, raw=message)
+                    return _new_notification(Notification, (channel, read))
             if "error" in message:
                 raise jsonrpc_error(self._method, message["error"])
             # the answer to a (re)subscribe request: the channels are live again
@@ -337,8 +342,9 @@ class BaseRpcClient(TransportClient):
             return _validate(result_type, answer["result"], method, answer)
         try:
             return read(answer["result"])
-        except ValidationError as exc:
-            raise ResponseError(f"{method}: cannot read the answer: {_problems(exc)}", raw=answer) from None
+        except ValidationError as exc:  # drifted: read field by field, reported on the result
+            what = f"{method}: cannot read the answer"
+            return read_drifted(result_type, answer["result"], exc, call=method, what=what, raw=answer)
 
     def subscribe(self, *channels: Channel[T], timeout: float | None = None) -> RpcStream[T]:
         """One subscribe request for ``channels`` (``private/subscribe`` if any is private)."""
