@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
             help=f"{what} (default {getattr(DEFAULT_LIMITS, name):,})",
         )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from .check import add_parser as add_check_parser
+
+    add_check_parser(sub, common)
 
     gen = sub.add_parser(
         "generate",
@@ -130,6 +133,10 @@ def _positive_int(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "check":  # needs no sources.toml with --package
+            from .check import run as check
+
+            return check(args)
         return _run(args)
     except CodegenError as exc:
         print(f"error: {exc}", file=sys.stderr)

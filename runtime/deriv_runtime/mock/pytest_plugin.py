@@ -19,16 +19,21 @@ Fixtures:
   ``.fail_next(...)``...), one per test, on its own thread.
 * ``mock_deriv_options`` - keyword arguments for ``MockDeriv`` (default ``{}``); override it.
 * ``mock_deriv_pat`` - a personal access token (every scope) registered on ``mock_deriv``.
+* ``assert_traffic`` - :func:`deriv_runtime.testing.assert_traffic_matches` with the package
+  defaulting to ``mock_package``: ``assert_traffic("tests/recordings/*.jsonl")`` fails the test
+  with the drift report when recorded messages no longer match the release (``strict=True``: any
+  schema violation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
+    from ..traffic import Report
     from .deriv.mock_deriv import MockDeriv
     from .deriv.ws_server import MockServer
 
@@ -83,3 +88,37 @@ def mock_deriv_pat(mock_deriv: MockDeriv) -> str:
     token = f"mock-pat-{secrets.token_urlsafe(12)}"
     mock_deriv.register_pat(token)
     return token
+
+
+class AssertTraffic(Protocol):
+    """The ``assert_traffic`` fixture: :func:`~deriv_runtime.testing.assert_traffic_matches`."""
+
+    def __call__(
+        self,
+        paths: Any,
+        package: str | None = None,
+        *,
+        strict: bool = False,
+        method: str | None = None,
+        allow_unknown: bool = False,
+    ) -> Report: ...
+
+
+@pytest.fixture
+def assert_traffic(mock_package: str) -> AssertTraffic:
+    """Assert that recordings match the release of ``package`` (default: ``mock_package``)."""
+    from ..testing import assert_traffic_matches
+
+    def check(
+        paths: Any,
+        package: str | None = None,
+        *,
+        strict: bool = False,
+        method: str | None = None,
+        allow_unknown: bool = False,
+    ) -> Report:
+        return assert_traffic_matches(
+            paths, package or mock_package, strict=strict, method=method, allow_unknown=allow_unknown
+        )
+
+    return check
