@@ -8,7 +8,10 @@
   as each error's ``input``.
 * :class:`ResponseModel` - a tolerant reader: unknown fields are kept (``model_extra``), every
   field is optional, and documented constraints are not re-checked. Contract checks against the
-  JSON schema are a separate, opt-in step.
+  JSON schema are a separate, opt-in step. An answer that still fails (a number where a string is
+  documented, ``{}`` for a list) is read field by field by the clients, the bad field kept as
+  received and the drift reported on the model: :mod:`deriv_runtime.drift`
+  (``drift_of(model)``, ``raw_of(model)``).
 """
 
 from __future__ import annotations
