@@ -7,9 +7,14 @@ reads with no code change:
   named after the call (``{"ticks": "R_100"}``): an :class:`~deriv_codegen.ir.Operation` bound to
   ``deriv-ws``, streaming (``deriv-subscribe``) when the request accepts ``subscribe``;
 * **REST, envelope** - every request property is one of ``headers``/``path``/``query``/``body``;
-* **REST, flat** - no ``msg_type`` in the response; the request lists HTTP parameters directly.
+* **REST, flat** - no ``msg_type`` in the response; the request lists HTTP parameters directly;
+* **WebSocket call without an answer schema** - a request with a property named after the call and
+  no ``_response`` file: generated as a call whose answer is untyped (:func:`untyped_answer`), and
+  reported.
 
-Anything else is reported as a problem and left out of the generated client.
+Anything else is reported as a problem and left out of the generated client. REST-shaped pairs are
+compared with the OpenAPI operation they describe (:mod:`~deriv_codegen.readers.rest_shaped`); each
+disagreement is reported.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..ir import ApiIR, BundleInfo, RestShapedSchema
 from .deriv_ws import call_key, msg_types_of, properties, ws_operation
 from .files import BundleFiles
 from .openapi import read_openapi
+from .rest_shaped import check_rest_shaped
 
 OPENAPI_FILE = "rest-api-openapi.json"
 _PAIR = re.compile(r"^(?P<name>[A-Za-z0-9_]+)_(?P<role>request|response)\.schema\.json$")
@@ -58,7 +64,36 @@ def read_options_bundle(files: BundleFiles, info: BundleInfo, config: ApiConfig 
 
     for stem in sorted(pairs):
         _classify(stem, pairs[stem], files, ir, methods)
+    ir.problems.extend(check_rest_shaped(ir))
     return ir
+
+
+#: The source label of an answer schema the reader made up (:func:`untyped_answer`).
+UNTYPED = "<no response schema>"
+
+
+def untyped_answer(call: str) -> dict[str, Any]:
+    """The answer schema of a WebSocket call whose request is published without a response schema.
+
+    Only the framing every answer carries is typed (``msg_type``, ``echo_req``, ``req_id``); the
+    generated response model is a tolerant :class:`~deriv_runtime.models.ResponseModel`, so whatever
+    else the server sends is kept as it arrives (``model_extra``). A call with an untyped answer is
+    better than no call; the release that publishes the schema types it with no code change.
+    """
+    return {
+        "title": f"{call} (response, not published)",
+        "description": (
+            f"The answer of {call}. The bundle publishes no response schema for this call: only "
+            "msg_type, echo_req and req_id are typed; every other field is kept as sent (model_extra)."
+        ),
+        "type": "object",
+        "required": ["echo_req", "msg_type"],
+        "properties": {
+            "echo_req": {"description": "Echo of the request made.", "type": "object"},
+            "msg_type": {"description": "Action name of the request made.", "type": "string", "enum": [call]},
+            "req_id": {"description": "The request's req_id, when it had one.", "type": "integer"},
+        },
+    }
 
 
 def _load(files: BundleFiles, name: str | None, ir: ApiIR) -> dict[str, Any] | None:
@@ -107,6 +142,21 @@ def _classify(
         )
         return
     if response is None and resp_name is None:
+        if stem in req_props and not set(req_props) <= ENVELOPE_KEYS:
+            # a WebSocket call with no published answer: callable, its answer typed by its framing only
+            ir.operations.append(
+                ws_operation(
+                    stem, request, untyped_answer(stem), (req_name or "", f"{UNTYPED} {stem}"), methods
+                )
+            )
+            ir.problems.append(
+                Problem(
+                    where,
+                    "request schema without a response schema; the call is generated with an untyped "
+                    "answer (msg_type, echo_req and req_id typed; every other field kept in model_extra)",
+                )
+            )
+            return
         ir.problems.append(Problem(where, "request schema without a response schema; skipped", "skipped"))
         return
     if req_props and set(req_props) <= ENVELOPE_KEYS:
