@@ -20,6 +20,7 @@ from .fetch import MIRRORS_ENV, mirrors_from_env
 from .limits import DEFAULT_LIMITS, LIMITS
 
 if TYPE_CHECKING:
+    from .diff import ApiDiff
     from .fetch import FetchOptions
     from .sources import Source, SourcesFile
 
@@ -33,6 +34,7 @@ checked against its pinned sha256.
   deriv-codegen generate                 generate every pinned source into ./generated
   deriv-codegen generate --from FILE.zip generate from a bundle that is not pinned yet
   deriv-codegen pin deriv-options TAG    move a pin to another upstream release tag
+  deriv-codegen diff deriv-options OLD NEW   what changed between two releases, and whom it breaks
 """
 
 EPILOG = f"""\
@@ -109,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fetch = sub.add_parser("fetch", parents=[common], help="fetch and verify pinned bundles into the cache")
     fetch.add_argument("source", nargs="*", help="sources to fetch (default: all)")
+    _diff_parser(sub, common)
 
     pin = sub.add_parser(
         "pin", parents=[common], help="pin a source to another upstream release tag (computes the sha256)"
@@ -158,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
         offline=args.offline,
         limits=sources.limits.raised(**{name: getattr(args, name) for name in LIMITS}),
     )
+    if args.command == "diff":
+        return _diff(args, sources, options)
     selected = getattr(args, "source", None)
     if args.command == "list":
         for s in sources.sources.values():
@@ -288,3 +293,156 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+DIFF_DESCRIPTION = """\
+Compare two bundles of one API at the level of the generated client: calls, REST operations,
+methods and channels added or removed; per field of requests and answers (by JSON path): added,
+removed, required or optional, type narrowed or widened, enum values, pattern, bounds, format; auth
+and scopes. Each change is classified for code that sends requests and code that reads answers:
+breaking, breaking for strict readers only, or compatible. Problems the reader reports for one
+release and not the other (what the generator leaves out, with the reason) are listed too.
+
+  deriv-codegen diff deriv-options production_v20260512_0 production_v20260521_0
+  deriv-codegen diff deriv-options production_v20260630_0 --new ./schemas.zip
+  deriv-codegen diff deriv-options NEW_TAG            the pinned release -> NEW_TAG
+  deriv-codegen diff deribit --old old.json --new new.json --format md -o diff.md
+
+A release is a tag (the pinned one is verified against its sha256; another is taken from the cache,
+a mirror, or downloaded, like `pin` does) or a bundle: a zip, an extracted directory, a JSON
+document, an http(s) URL (like `generate --from`).
+"""
+
+DIFF_EPILOG = """\
+exit status: 0 (also when there are breaking changes, unless asked), 1 an error (a release cannot
+be fetched or read), 2 usage, 3 with --fail-on-breaking when a change breaks senders or readers
+(with --strict, also a change that breaks strict readers only).
+"""
+
+#: ``diff --fail-on-breaking``: the exit status when a change is breaking.
+EXIT_BREAKING = 3
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """``diff``'s parser: release arguments may follow options (``diff API --offline OLD NEW``).
+
+    argparse matches positionals once, before the options that follow them; what is left over and
+    is not an option is taken as further releases.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        rest = [e for e in extra if not e.startswith("-")]
+        if rest and isinstance(getattr(parsed, "releases", None), list):
+            parsed.releases = [*parsed.releases, *rest]
+            extra = [e for e in extra if e.startswith("-")]
+        return parsed, extra
+
+
+def _diff_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    diff = sub.add_parser(
+        "diff",
+        parents=[common],
+        help="what changed between two releases of an API, and whom it breaks",
+        description=DIFF_DESCRIPTION,
+        epilog=DIFF_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.__class__ = _IntermixedParser
+    diff.add_argument("source", help="the API: a source of sources.toml (deriv-options, deribit, ...)")
+    diff.add_argument(
+        "releases",
+        nargs="*",
+        metavar="RELEASE",
+        help="OLD NEW, or NEW alone (OLD: the pinned release): a release tag, or a bundle's path or URL",
+    )
+    diff.add_argument("--old", metavar="PATH_OR_URL", help="the old bundle: zip, directory, JSON or URL")
+    diff.add_argument("--new", metavar="PATH_OR_URL", help="the new bundle: zip, directory, JSON or URL")
+    diff.add_argument(
+        "--format",
+        choices=("text", "md", "json"),
+        default="text",
+        help="text: a terminal report (default); md: Markdown; json: for programs",
+    )
+    diff.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    diff.add_argument(
+        "--fail-on-breaking", action="store_true", help=f"exit {EXIT_BREAKING} when a change is breaking"
+    )
+    diff.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --fail-on-breaking, changes that break strict readers only count as breaking",
+    )
+
+
+def _diff_sides(args: argparse.Namespace, pinned: str) -> tuple[tuple[str, bool], tuple[str, bool]]:
+    """``((old, is_location), (new, is_location))`` from the positional releases and --old/--new."""
+    releases: list[str] = list(args.releases)
+    if len(releases) > 2:
+        raise CodegenError("diff takes at most two releases: OLD NEW (or NEW alone, against the pin)")
+    if args.old and args.new:
+        if releases:
+            raise CodegenError("--old and --new name both bundles; give no RELEASE with them")
+        return (args.old, True), (args.new, True)
+    if args.old:
+        if len(releases) > 1:
+            raise CodegenError("with --old, give at most one RELEASE (the new one)")
+        return (args.old, True), ((releases[0], False) if releases else (pinned, False))
+    if args.new:
+        if len(releases) > 1:
+            raise CodegenError("with --new, give at most one RELEASE (the old one)")
+        return ((releases[0], False) if releases else (pinned, False)), (args.new, True)
+    if not releases:
+        raise CodegenError(
+            "diff needs the releases to compare: OLD NEW, NEW (against the pinned release), "
+            "or --old/--new PATH_OR_URL"
+        )
+    if len(releases) == 1:
+        return (pinned, False), (releases[0], False)
+    return (releases[0], False), (releases[1], False)
+
+
+def _diff(args: argparse.Namespace, sources: SourcesFile, options: FetchOptions) -> int:
+    from .config import load_api_config
+    from .diff import diff_bundles, open_release
+
+    source = sources.get(args.source)
+    sides = [
+        open_release(source, release, options, location=is_location)
+        for release, is_location in _diff_sides(args, source.version)
+    ]
+    config = load_api_config(sources.project_root / "schemas" / "overrides", source.name)
+    found = diff_bundles(sides[0], sides[1], source.layout, config, options.limits)
+    _write_diff(found, args.format, args.output)
+    failing = found.strict_breaking if args.strict else found.breaking
+    return EXIT_BREAKING if args.fail_on_breaking and failing else 0
+
+
+def _write_diff(found: ApiDiff, fmt: str, output: Path | None) -> None:
+    from .diff_report import headline, render_markdown, render_text, text_report
+
+    if fmt == "json":
+        text = found.dumps()
+    elif fmt == "md":
+        text = render_markdown(found)
+    elif output is not None:
+        text = text_report(found)
+    else:
+        from rich.console import Console
+
+        render_text(found, Console())
+        return
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from .sources import atomic_write_text
+
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(output, text)
+    except OSError as exc:
+        raise CodegenError(f"cannot write {output}: {exc.strerror or exc}") from None
+    print(f"{_display(output)}: {headline(found)}")
