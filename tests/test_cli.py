@@ -140,7 +140,7 @@ def test_missing_generator_extra_is_explained(
         importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a)
     )
     assert main(["generate", "--sources", str(project / "schemas" / "sources.toml"), "--offline"]) == 1
-    assert "pip install 'deriv-codegen[generator]'" in capsys.readouterr().err
+    assert "pip install deriv-codegen," in capsys.readouterr().err
 
 
 def test_problems_of_one_kind_are_listed_once_with_a_count() -> None:

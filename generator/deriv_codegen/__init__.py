@@ -5,4 +5,8 @@ The pipeline is ``sources`` (pins) -> ``fetch`` (cache, mirrors, download) -> ``
 Nothing here runs at import time; heavy dependencies load only when a step needs them.
 """
 
-__version__ = "0.1.0"
+# One version for the project: the runtime's (both distributions are released together; the
+# generated packages require a runtime of this release line, see render.runtime_requirement).
+from deriv_runtime import __version__
+
+__all__ = ["__version__"]

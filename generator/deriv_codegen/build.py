@@ -196,7 +196,7 @@ def _require_generator_extra() -> None:
     if missing:
         raise CodegenError(
             f"the build step needs {', '.join(missing)}, which are not installed: "
-            "pip install 'deriv-codegen[generator]' (generated clients themselves do not need them)"
+            "pip install deriv-codegen, which depends on them (generated clients need only deriv-runtime)"
         )
 
 
@@ -258,7 +258,7 @@ def _ruff() -> str:
         if found:
             return found
         raise CodegenError(
-            "ruff is needed to format generated code: pip install 'deriv-codegen[generator]'"
+            "ruff is needed to format generated code: pip install deriv-codegen (it depends on ruff)"
         ) from None
     return str(find_ruff_bin())
 

@@ -32,7 +32,8 @@ Pinned bundles are listed in schemas/sources.toml. Each is taken from the local 
 checked against its pinned sha256.
 
   deriv-codegen generate                 generate every pinned source into ./generated
-  deriv-codegen generate --from FILE.zip generate from a bundle that is not pinned yet
+  deriv-codegen generate --from FILE.zip generate from a bundle that is not pinned yet, beside
+                                         the pinned build (generated/from/<label>/)
   deriv-codegen pin deriv-options TAG    move a pin to another upstream release tag
   deriv-codegen diff deriv-options OLD NEW   what changed between two releases, and whom it breaks
 """
@@ -100,7 +101,12 @@ def _parser() -> argparse.ArgumentParser:
         help="generate from this bundle (zip, extracted directory, or http(s) URL) instead of the pin",
     )
     gen.add_argument("--label", help="version label for --from (default: derived from the file name)")
-    gen.add_argument("--out", type=Path, help="output directory (default: generated/ in the project)")
+    gen.add_argument(
+        "--out",
+        type=Path,
+        help="output directory (default: generated/ in the project; with --from, generated/from/<label>/, "
+        "so the pinned build is never replaced unless --out says so)",
+    )
     gen.add_argument("--force", action="store_true", help="regenerate even when inputs are unchanged")
     gen.add_argument(
         "--verbose",
@@ -206,6 +212,7 @@ def _generate(
 
     root = sources.project_root
     out = (args.out or root / "generated").resolve()
+    beside = bool(args.from_) and args.out is None
     if args.from_ and len(chosen) != 1:
         raise CodegenError(
             "--from needs exactly one source naming the API of the bundle: generate deriv-options --from FILE"
@@ -216,6 +223,8 @@ def _generate(
             bundle, digest = fetch_from(args.from_, source.layout, options)
             label = args.label or _label_from(args.from_)
             info = BundleInfo(source.name, label, digest, args.from_)
+            if beside:  # never over the pinned build, unless --out asks for it
+                out = (root / "generated" / UNPINNED_DIR / _path_part(label)).resolve()
         else:
             bundle = fetch(source, options)
             info = BundleInfo(source.name, source.version, source.sha256, str(bundle))
@@ -241,6 +250,9 @@ def _generate(
         )
         took = f"{result.files} files, {result.seconds:.2f} s"
         print(f"{source.name} {info.version}: {what} -> {where} ({took})")
+        if beside:
+            pinned = _display((root / "generated" / source.package).resolve())
+            print(f"  beside the pinned build: {pinned} is untouched (--out DIR writes elsewhere)")
         for line in problem_lines(result.problems, verbose=args.verbose):
             print(f"  {line}")
         problems += len(result.problems)
@@ -281,6 +293,15 @@ def problem_lines(problems: Sequence[Problem], *, verbose: bool = False) -> list
     return lines
 
 
+#: Where ``generate --from`` writes without ``--out``: generated/from/<label>/<package>.
+UNPINNED_DIR = "from"
+
+
+def _path_part(label: str) -> str:
+    """``label`` as one safe directory name."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "unpinned"
+
+
 def _label_from(location: str) -> str:
     name = location.rstrip("/").rsplit("/", 1)[-1]
     for suffix in (".zip", ".json"):
@@ -293,6 +314,7 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
 
 DIFF_DESCRIPTION = """\
 Compare two bundles of one API at the level of the generated client: calls, REST operations,

@@ -141,6 +141,17 @@ class RpcPackageView(PackageIdentity):
         )
         return [name for name, url in urls if url]
 
+    @property
+    def example_call(self) -> str:
+        """A method for the README's example: public, no required argument (``public.get_time``)."""
+        simple = [
+            f"{ns.name}.{o.method}"
+            for ns in self.namespaces
+            for o in ns.ops
+            if not o.op.auth_required and all(p.default is not None for p in o.params)
+        ]
+        return next((m for m in ("public.get_time", "public.test", *simple) if m in simple), "")
+
 
 def _names_in(annotation: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
