@@ -20,6 +20,16 @@ deribit`` for Deribit, ``--api legacy --spec <zip>`` for v3); in pytest, the
 ``deriv_runtime.mock.pytest_plugin`` plugin provides ``mock_server``, ``mock_server_url`` and
 ``mock_deriv``.
 
+Faults and recording, the same on every mock (and from the CLI: ``--drop-every``, ``--drop-after``,
+``--delay-call``, ``--fail``, ``--garbage-every``, ``--refuse-handshake``, ``--refuse-first``,
+``--silent``, ``--record FILE``, ``--control-port``)::
+
+    FaultPlan(drop_every=20, fail=[parse_fail("buy=RateLimit:2")]).apply(mock)
+    mock.drop_after_seconds(5)          # each connection, 5 s after it opened
+    mock.fail_call("RateLimit", "buy")  # the next buy answers an API error
+    journal = mock.record_to("received.jsonl")  # what it receives, secrets redacted
+    async with ControlServer(mock, port=0) as control: ...  # the same over HTTP: control.url
+
 Imports are lazy: importing this package starts nothing and loads no schemas.
 """
 
@@ -30,9 +40,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .core.faults import RestFault
+    from .core.control import ControlServer, FaultPlan, parse_fail
+    from .core.faults import CallFault, RestFault
     from .core.loop import Action
-    from .core.record import RestRequestRecord
+    from .core.record import Journal, RestRequestRecord
     from .core.synth import Synthesiser, SynthesisError, synthesise
     from .deribit.mock_deribit import MockDeribit
     from .deriv.mock_deriv import MockDeriv
@@ -44,6 +55,11 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Action": ".core.loop",
+    "CallFault": ".core.faults",
+    "ControlServer": ".core.control",
+    "FaultPlan": ".core.control",
+    "Journal": ".core.record",
+    "parse_fail": ".core.control",
     "IssuedToken": ".deriv.oauth",
     "MockDeriv": ".deriv.mock_deriv",
     "MockDeribit": ".deribit.mock_deribit",
@@ -62,7 +78,11 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "Action",
+    "CallFault",
+    "ControlServer",
+    "FaultPlan",
     "IssuedToken",
+    "Journal",
     "MockAPIError",
     "MockDeribit",
     "MockDeriv",
@@ -74,6 +94,7 @@ __all__ = [
     "SubscriptionInfo",
     "SynthesisError",
     "Synthesiser",
+    "parse_fail",
     "pkce_challenge",
     "synthesise",
 ]

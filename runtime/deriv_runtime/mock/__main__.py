@@ -10,11 +10,13 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .core.control import FaultPlan
+    from .core.ws import WebSocketMock
     from .deriv.ws_server import MockServer
 
 DESCRIPTION = """\
@@ -27,6 +29,10 @@ REST (the package's openapi.json): accounts, OTPs for the WebSocket, demo reset,
 payment agents, legacy statement...; Deriv-App-ID and Bearer tokens are checked. OAuth 2.0:
 authorization code with PKCE (S256), refresh token rotation. The server prints its URLs and
 serves until Ctrl-C.
+
+Faults (every API, from the start, or changed while it runs through the control endpoint) and a
+record of what the mock received (a JSON Lines file, the control endpoint), secrets redacted,
+let a program's reconnect and error handling be tested from outside, in any language.
 """
 
 EPILOG = """\
@@ -43,6 +49,20 @@ examples:
   python -m deriv_runtime.mock --path generated/deriv_options --balance 500
   python -m deriv_runtime.mock --api deribit --spec deribit-api-v2.0.0.openapi.json
   python -m deriv_runtime.mock --api legacy --spec deriv-api-docs-6571f72.zip --token my-token
+  python -m deriv_runtime.mock --drop-every 20 --fail buy=RateLimit:2 --record received.jsonl
+  python -m deriv_runtime.mock --drop-after 5 --refuse-first 2 --control-port 8799
+
+control endpoint (--control-port; JSON):
+  GET    /records?since=N&kind=K   what the mock received: entries with seq, time, kind (connect,
+                                   request, invalid, refused, disconnect, http, fault), as --record
+  GET    /faults                   the faults in force
+  POST   /faults                   {"drop_every": 5, "drop_after": 2.5, "delay": 0.2,
+                                   "delay_calls": {"buy": 1}, "fail": ["buy=RateLimit:2"],
+                                   "garbage_every": 3, "refuse_handshake": true, "refuse_first": 2,
+                                   "silent": true, "drop_mode": "close", "drop_code": 1011}
+  DELETE /faults                   clear every fault
+  POST   /drop?mode=abort|close    drop every live connection now
+  POST   /garbage                  send garbage frames on every live connection now
 """
 
 
@@ -149,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delay", type=float, default=0.0, metavar="SECONDS", help="wait before each answer (default: 0)"
     )
+    _fault_arguments(parser)
     parser.add_argument(
         "--require-otp",
         action="store_true",
@@ -162,6 +183,161 @@ def _parser() -> argparse.ArgumentParser:
         help="logging level on stderr (default: %(default)s)",
     )
     return parser
+
+
+def _fault_arguments(parser: argparse.ArgumentParser) -> None:
+    from .core.control import parse_delay_call, parse_fail
+
+    def typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+        def convert(text: str) -> Any:
+            try:
+                return parse(text)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
+        return convert
+
+    faults = parser.add_argument_group("faults (every API; the control endpoint changes them while running)")
+    faults.add_argument(
+        "--drop-every",
+        type=int,
+        metavar="N",
+        help="drop each connection after it has sent N messages (a reconnected one too)",
+    )
+    faults.add_argument(
+        "--drop-after",
+        type=float,
+        metavar="SECONDS",
+        help="drop each connection SECONDS after it opened (a reconnected one too)",
+    )
+    faults.add_argument(
+        "--drop-mode",
+        choices=["abort", "close"],
+        default="abort",
+        help="abort: close the TCP connection without a close frame; close: a close frame with "
+        "--drop-code (default: %(default)s)",
+    )
+    faults.add_argument(
+        "--drop-code", type=int, default=1011, metavar="CODE", help="close code (default: %(default)s)"
+    )
+    faults.add_argument(
+        "--delay-call",
+        action="append",
+        default=[],
+        type=typed(parse_delay_call),
+        metavar="CALL=SECONDS",
+        help="wait before answering CALL (repeatable; overrides --delay)",
+    )
+    faults.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        type=typed(parse_fail),
+        metavar="CALL=CODE[:COUNT]",
+        help="answer the next COUNT (default 1; *: every) requests to CALL (*: any) with the API "
+        "error CODE (options/legacy: a code like RateLimit; deribit: a number like 10028); repeatable",
+    )
+    faults.add_argument(
+        "--garbage-every", type=int, metavar="N", help="send a garbage frame after every N-th message"
+    )
+    faults.add_argument(
+        "--refuse-handshake", action="store_true", help="refuse every WebSocket handshake (HTTP error)"
+    )
+    faults.add_argument(
+        "--refuse-first", type=int, metavar="N", help="refuse the first N WebSocket handshakes, then accept"
+    )
+    faults.add_argument(
+        "--refuse-status",
+        type=int,
+        metavar="STATUS",
+        help="HTTP status of refused handshakes (default: 503)",
+    )
+    faults.add_argument(
+        "--silent",
+        action="store_true",
+        help="accept connections but answer nothing (no answers, stream messages or pongs)",
+    )
+    record = parser.add_argument_group("recording")
+    record.add_argument(
+        "--record",
+        metavar="FILE",
+        help="append what the mock receives to FILE, one JSON object a line (secrets redacted)",
+    )
+    record.add_argument(
+        "--control-port",
+        type=int,
+        metavar="PORT",
+        help="serve the control endpoint (records, faults) on http://HOST:PORT; 0 picks a free port",
+    )
+
+
+def _fault_plan(args: argparse.Namespace) -> FaultPlan:
+    from .core.control import FaultPlan
+
+    return FaultPlan(
+        drop_every=args.drop_every,
+        drop_after=args.drop_after,
+        drop_mode=args.drop_mode,
+        drop_code=args.drop_code,
+        delay=args.delay or None,
+        delay_calls=dict(args.delay_call),
+        fail=list(args.fail),
+        garbage_every=args.garbage_every,
+        refuse_handshake=args.refuse_handshake or None,
+        refuse_first=args.refuse_first,
+        refuse_status=args.refuse_status,
+        silent=args.silent or None,
+    )
+
+
+async def _run(
+    mock: WebSocketMock[Any],
+    args: argparse.Namespace,
+    describe: Callable[[], list[str]],
+    listen_error: Callable[[OSError], tuple[str, int]],
+) -> int:
+    """Set the faults and the recording, start ``mock``, print what it serves, serve until a signal."""
+    from .core.control import ControlServer
+
+    try:
+        _fault_plan(args).apply(mock)
+        journal = mock.record_to(args.record) if args.record else None
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    control = None
+    try:
+        try:
+            await mock.start()
+            if args.control_port is not None:
+                control = await ControlServer(mock, host=args.host, port=args.control_port).start()
+        except OSError as exc:
+            await mock.stop()
+            message, code = listen_error(exc)
+            print(f"error: {message}", file=sys.stderr)
+            return code
+        for line in describe():
+            print(line, flush=True)
+        if control is not None:
+            print(
+                f"  control:   {control.url} (GET /records, GET|POST|DELETE /faults, POST /drop)", flush=True
+            )
+        if args.record:
+            print(f"  recording: {args.record} (JSON Lines)", flush=True)
+        for line in _fault_plan(args).describe():
+            print(f"  fault:     {line}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        try:
+            await _wait_for_signal()
+        finally:
+            if control is not None:
+                await control.stop()
+            await mock.stop()
+    finally:
+        if journal is not None:
+            journal.close()
+    print("Stopped.", flush=True)
+    return 0
 
 
 def _make_importable(package: str, paths: Sequence[str]) -> str | None:
@@ -229,20 +405,18 @@ async def _serve_deribit(args: argparse.Namespace) -> int:
             seed=args.seed,
             delay=args.delay,
         )
-        await mock.start()
     except (LookupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Deribit mock server: {len(mock.methods)} methods, {len(mock.spec.channels)} channels", flush=True)
-    print(f"  WebSocket: {mock.ws_url}\n  HTTP:      {mock.http_url}", flush=True)
-    print(f"  public/auth client_credentials: {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    try:
-        await _wait_for_signal()
-    finally:
-        await mock.stop()
-    print("Stopped.", flush=True)
-    return 0
+
+    def describe() -> list[str]:
+        return [
+            f"Deribit mock server: {len(mock.methods)} methods, {len(mock.spec.channels)} channels",
+            f"  WebSocket: {mock.ws_url}\n  HTTP:      {mock.http_url}",
+            f"  public/auth client_credentials: {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}",
+        ]
+
+    return await _run(mock, args, describe, lambda exc: (str(exc), 2))
 
 
 async def _serve_legacy(args: argparse.Namespace) -> int:
@@ -264,25 +438,21 @@ async def _serve_legacy(args: argparse.Namespace) -> int:
             currency=args.currency,
             delay=args.delay,
         )
-        await mock.start()
     except (LookupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Deriv v3 mock server: {len(mock.calls)} calls ({mock.spec.source})", flush=True)
-    print(f"  WebSocket: {mock.url}", flush=True)
-    print(
-        f"  app_id:    {'any' if args.app_id is None else args.app_id} (query parameter, required)",
-        flush=True,
-    )
-    if not args.token:
-        print(f"  token:     {tokens[0]} (authorize; every scope, {mock.account.loginid})", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    try:
-        await _wait_for_signal()
-    finally:
-        await mock.stop()
-    print("Stopped.", flush=True)
-    return 0
+
+    def describe() -> list[str]:
+        lines = [
+            f"Deriv v3 mock server: {len(mock.calls)} calls ({mock.spec.source})",
+            f"  WebSocket: {mock.url}",
+            f"  app_id:    {'any' if args.app_id is None else args.app_id} (query parameter, required)",
+        ]
+        if not args.token:
+            lines.append(f"  token:     {tokens[0]} (authorize; every scope, {mock.account.loginid})")
+        return lines
+
+    return await _run(mock, args, describe, lambda exc: (str(exc), 2))
 
 
 async def _wait_for_signal() -> None:
@@ -308,41 +478,30 @@ async def _serve(args: argparse.Namespace) -> int:
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        await server.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    schemas = server.schemas
-    rest = f", {len(server.rest.operations)} REST operations" if isinstance(server, MockDeriv) else ""
-    print(
-        f"Deriv mock server: {server.package} {schemas.version} ({len(server.calls)} calls{rest}), "
-        f"seed {server.seed}, a tick every {server.tick_interval:g} s",
-        flush=True,
+    def describe() -> list[str]:
+        schemas = server.schemas
+        rest = f", {len(server.rest.operations)} REST operations" if isinstance(server, MockDeriv) else ""
+        lines = [
+            f"Deriv mock server: {server.package} {schemas.version} ({len(server.calls)} calls{rest}), "
+            f"seed {server.seed}, a tick every {server.tick_interval:g} s"
+        ]
+        if isinstance(server, MockDeriv):
+            lines += [
+                f"  REST API:        {server.rest_url}",
+                f"  OAuth authorize: {server.oauth_authorize_url}",
+                f"  OAuth token:     {server.oauth_token_url}",
+                f"  app id:          {server.app_id} (Deriv-App-ID header, OAuth client_id)",
+            ]
+            if not args.pat:
+                lines.append(f"  PAT:             {pats[0]} (Authorization: Bearer ...)")
+            lines.append(f"  demo account:    {server.demo_account_id}")
+        lines += [f"  authenticated:   {server.url}", f"  public:          {server.public_url}"]
+        return lines
+
+    return await _run(
+        server, args, describe, lambda exc: (f"cannot listen on {args.host}: {exc.strerror or exc}", 1)
     )
-    if isinstance(server, MockDeriv):
-        print(f"  REST API:        {server.rest_url}", flush=True)
-        print(f"  OAuth authorize: {server.oauth_authorize_url}", flush=True)
-        print(f"  OAuth token:     {server.oauth_token_url}", flush=True)
-        print(f"  app id:          {server.app_id} (Deriv-App-ID header, OAuth client_id)", flush=True)
-        if not args.pat:
-            print(f"  PAT:             {pats[0]} (Authorization: Bearer ...)", flush=True)
-        print(f"  demo account:    {server.demo_account_id}", flush=True)
-    print(f"  authenticated:   {server.url}", flush=True)
-    print(f"  public:          {server.public_url}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
-    print("Stopped.", flush=True)
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,10 @@ schema-driven synthesis. Nothing here knows Deriv; an API plugs in through the i
   forced faults around an :class:`~.http_api.HttpApi` (route a request to an operation key, answer
   it, answer a forced fault).
 * :mod:`.faults` - the fault knobs' types: garbage frames, drop modes, forced HTTP answers.
-* :mod:`.record` - request records with secrets redacted, fingerprints of secrets.
+* :mod:`.record` - request records with secrets redacted, fingerprints of secrets, the journal of
+  what a mock received (:class:`~.record.Journal`, JSON Lines).
+* :mod:`.control` - the mock as a tool: a fault plan for any API (:class:`~.control.FaultPlan`) and
+  the HTTP control endpoint (:class:`~.control.ControlServer`: records, faults, drops).
 * :mod:`.synth` - a valid instance of a JSON schema, deterministic per seed.
 * :mod:`.loop` - the mock's event loop: running it in a thread, actions from other threads.
 """

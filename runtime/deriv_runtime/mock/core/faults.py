@@ -1,8 +1,9 @@
 """Fault injection: what the knobs of the WebSocket and HTTP cores inject.
 
-WebSocket: garbage frames (:data:`GARBAGE`), dropped connections (:data:`DropMode`). HTTP: forced
-answers (:class:`RestFault`: a status, or a dropped connection) and delays, per operation key
-(:class:`HttpFaults`). What a forced answer looks like is the API's business.
+WebSocket: garbage frames (:data:`GARBAGE`), dropped connections (:data:`DropMode`), forced API
+errors per call (:class:`CallFaults`). HTTP: forced answers (:class:`RestFault`: a status, or a
+dropped connection) and delays, per operation key (:class:`HttpFaults`). What a forced answer looks
+like is the API's business.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
-__all__ = ["GARBAGE", "DropMode", "GarbageKind", "HttpFaults", "RestFault"]
+__all__ = [
+    "GARBAGE",
+    "CallFault",
+    "CallFaults",
+    "DropMode",
+    "GarbageKind",
+    "HttpFaults",
+    "RestFault",
+    "ServingOptions",
+]
 
 DropMode = Literal["abort", "close"]
 GarbageKind = Literal["text", "binary", "array"]
@@ -106,3 +116,64 @@ class HttpFaults:
         self.faults.clear()
         self.delays.clear()
         self.delay = 0.0
+
+
+@dataclass(slots=True)
+class CallFault:
+    """A forced API error: ``code`` (and ``message``) answers ``remaining`` more requests
+    (``None``: until cleared) to ``call`` (``None``: any); ``hits`` counts the requests it answered."""
+
+    code: str
+    call: str | None
+    remaining: int | None
+    message: str | None = None
+    hits: int = 0
+
+
+class CallFaults:
+    """Forced API errors of a WebSocket API, by call (the first matching fault answers)."""
+
+    def __init__(self) -> None:
+        self.faults: list[CallFault] = []
+
+    def add(
+        self, code: str, call: str | None = None, *, count: int | None = 1, message: str | None = None
+    ) -> CallFault:
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1 (None: until cleared)")
+        fault = CallFault(code, call, count, message)
+        self.faults.append(fault)
+        return fault
+
+    def take(self, call: str | None) -> CallFault | None:
+        """The fault that answers this request to ``call`` (counted as used), if any."""
+        for fault in self.faults:
+            if fault.call is not None and fault.call != call:
+                continue
+            fault.hits += 1
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+            return fault
+        return None
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+
+class ServingOptions(TypedDict, total=False):
+    """The core's serving and fault knobs, for API mocks that pass them through (``**serving``)."""
+
+    host: str
+    port: int
+    tick_interval: float | None
+    delay: float
+    delay_calls: Mapping[str, float] | None
+    garbage_every: int | None
+    refuse_handshake: bool
+    refuse_status: int
+    ping_interval: float | None
+    close_timeout: float
+    max_queue: int
+    serve_options: Mapping[str, Any] | None

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from .faults import HttpFaults, RestFault
 from .http import HTTPRequest, HTTPResponse
-from .record import SECRET_KEYS, RestRequestRecord, record_request
+from .record import SECRET_KEYS, Journal, RestRequestRecord, record_request
 
 __all__ = ["HttpApi", "HttpService"]
 
@@ -64,6 +64,8 @@ class HttpService:
         self.requests: list[RestRequestRecord] = []
         #: Answers by operation key and status.
         self.answers: Counter[tuple[str, int]] = Counter()
+        #: Where each request is also journaled once answered (kind ``http``; ``None``: nowhere).
+        self.journal: Journal | None = None
 
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
         """The :class:`~.http.HTTPServer` handler."""
@@ -81,6 +83,16 @@ class HttpService:
             record.status = response.status
             self.answers[(record.operation or f"{request.method} {request.path}", response.status)] += 1
             self.log.info("mock REST: %s %s -> %d", request.method, request.path, response.status)
+        if self.journal is not None:
+            self.journal.add(
+                "http",
+                method=record.method,
+                path=record.path,
+                query=record.query,
+                body=record.body,
+                operation=record.operation,
+                status=record.status,
+            )
         return response
 
     async def _dispatch(

@@ -2,15 +2,24 @@
 
 Nothing recorded or logged carries a token, code, OTP or password: secrets are kept as
 fingerprints (:func:`fingerprint`) or replaced by ``<redacted>``.
+
+:class:`Journal` is what a mock received, in order, as JSON values (connections, requests, frames
+that were not requests, refused handshakes, HTTP requests, the faults it injected): kept in memory
+(the last ``keep``) and appended to a JSON Lines file, one object a line, so that a test in any
+language can read what its bot sent.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, urlencode
 
 import orjson
 
@@ -18,11 +27,13 @@ from .http import HTTPRequest
 
 __all__ = [
     "SECRET_KEYS",
+    "Journal",
     "RestRequestRecord",
     "fingerprint",
     "record_request",
     "redact_headers",
     "redact_path",
+    "redact_query",
     "redact_tree",
 ]
 
@@ -118,3 +129,57 @@ def record_request(
 def redact_path(path: str) -> str:
     """A request target without its query (which may carry an OTP or a token)."""
     return path.split("?", 1)[0]
+
+
+def redact_query(path: str, keys: Collection[str] = SECRET_KEYS) -> str:
+    """A request target with the values of ``keys`` in its query replaced (``?otp=<redacted>``)."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    values = _redact_values(parse_qs(query, keep_blank_values=True), keys)
+    return f"{base}?{urlencode(values, doseq=True, safe='<>')}"
+
+
+class Journal:
+    """What a mock received, in order: JSON objects with ``seq`` (from 1), ``time`` (epoch
+    seconds) and ``kind``, secrets already redacted by whoever adds them.
+
+    The last ``keep`` entries stay in memory (:meth:`since`); with ``path``, every entry is also
+    appended to that JSON Lines file (created or truncated when the journal is made), flushed line
+    by line so another process can follow it. Safe to add to from any thread.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, keep: int = 100_000) -> None:
+        self.path = None if path is None else Path(path)
+        self._entries: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        if self.path is not None:
+            self._file = self.path.open("wb")
+
+    def add(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append an entry (``fields`` must be JSON values); the result is the entry."""
+        with self._lock:
+            self._seq += 1
+            entry = {"seq": self._seq, "time": round(time.time(), 6), "kind": kind, **fields}
+            self._entries.append(entry)
+            if self._file is not None:
+                self._file.write(orjson.dumps(entry, default=str) + b"\n")
+                self._file.flush()
+        return entry
+
+    def since(self, seq: int = 0, kind: str | None = None) -> list[dict[str, Any]]:
+        """The entries kept whose ``seq`` is above ``seq`` (of ``kind``, when given), oldest first."""
+        with self._lock:
+            return [e for e in self._entries if e["seq"] > seq and (kind is None or e["kind"] == kind)]
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

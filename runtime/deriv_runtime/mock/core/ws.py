@@ -11,11 +11,18 @@ by the API (:meth:`WsApi.receive`, at once), then handled (:meth:`WsApi.handle`)
 anything else goes to :meth:`WsApi.reject` after the delay. A clock task calls :meth:`WsApi.tick`
 every ``tick_interval`` seconds (or on :meth:`WebSocketMock.step`).
 
-Fault knobs are plain attributes and methods, usable while the server runs, from its own event
-loop or from any other thread (e.g. tests using :meth:`~.loop.LoopHost.run_in_thread`): settings
-apply to existing and new connections at once; actions (:meth:`~WebSocketMock.drop_all`,
-:meth:`~WebSocketMock.send_garbage`) are scheduled on the server's loop immediately and return an
-:class:`~.loop.Action` you may ``await`` (from any loop) or wait on with ``.result()``.
+Fault knobs are plain attributes and methods (``delay``, ``delay_calls``, ``garbage_every``,
+``refuse_handshake``, ``refuse_next``, ``silent``, :meth:`~WebSocketMock.drop_after`,
+:meth:`~WebSocketMock.drop_after_seconds`, :meth:`~WebSocketMock.drop_all`,
+:meth:`~WebSocketMock.send_garbage`, and each API's :meth:`~WebSocketMock.fail_call`), usable
+while the server runs, from its own event loop or from any other thread (e.g. tests using
+:meth:`~.loop.LoopHost.run_in_thread`): settings apply to existing and new connections at once;
+actions (:meth:`~WebSocketMock.drop_all`, :meth:`~WebSocketMock.send_garbage`) are scheduled on the
+server's loop immediately and return an :class:`~.loop.Action` you may ``await`` (from any loop) or
+wait on with ``.result()``.
+
+A :class:`~.record.Journal` (:meth:`WebSocketMock.record_to`) gets what the server receives, secrets
+redacted: ``connect``, ``request``, ``invalid`` (not a JSON object), ``refused``, ``disconnect``, ``fault``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -36,7 +44,7 @@ from websockets.http11 import Request, Response
 from ..._redact import RedactingLogger
 from .faults import GARBAGE, DropMode, GarbageKind, garbage_cycle
 from .loop import Action, LoopHost
-from .record import redact_path
+from .record import Journal, redact_path, redact_query
 
 __all__ = ["BINARY_FRAME", "NOT_AN_OBJECT", "NOT_JSON", "WebSocketMock", "WsApi", "WsConnection"]
 
@@ -109,6 +117,9 @@ class WsConnection:
         self.sent = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
+        #: ``loop.time()`` when the connection opened.
+        self.opened = asyncio.get_running_loop().time()
+        self.age_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<mock connection #{self.number} {redact_path(self.path)}>"
@@ -168,7 +179,9 @@ class WsConnection:
                 self.sent += 1
                 every = mock.garbage_every
                 if every and self.sent % every == 0:
-                    await self.ws.send(mock._next_garbage())
+                    garbage = mock._next_garbage()
+                    mock._note("fault", fault="garbage", connection=self.number, after=self.sent)
+                    await self.ws.send(garbage)
                 if self.drop_budget is not None:
                     self.drop_budget -= 1
                     if self.drop_budget <= 0:
@@ -182,7 +195,9 @@ class WsConnection:
 
         With ``flush``, an abort first lets what was already sent leave the process."""
         self.drop_budget = None
+        self.drop_at_age(None)
         log.info("%r: dropping the connection (%s)", self, mode if mode == "abort" else f"close {code}")
+        self.mock._note("fault", fault="drop", connection=self.number, mode=mode, code=code)
         if mode == "abort":
             transport = self.ws.transport
             for _ in range(200):
@@ -194,27 +209,24 @@ class WsConnection:
             with contextlib.suppress(ConnectionClosed):
                 await self.ws.close(code, _DROP_REASON)
 
+    def drop_at_age(self, age: tuple[float, DropMode, int] | None) -> None:
+        """Drop the connection once it has been open ``age[0]`` seconds (now if it already has);
+        ``None``: not because of its age."""
+        if self.age_timer is not None:
+            self.age_timer.cancel()
+            self.age_timer = None
+        if age is None or self.closed:
+            return
+        seconds, mode, code = age
+        loop = asyncio.get_running_loop()
+        wait = max(0.0, self.opened + seconds - loop.time())
+        self.age_timer = loop.call_later(wait, lambda: self.mock._spawn(self.drop(mode, code)))
+
     def close(self) -> None:
         self.closed = True
+        self.drop_at_age(None)
         for task in list(self.tasks):
             task.cancel()
-
-
-class ServingOptions(TypedDict, total=False):
-    """The core's serving and fault knobs, for API mocks that pass them through (``**serving``)."""
-
-    host: str
-    port: int
-    tick_interval: float | None
-    delay: float
-    delay_calls: Mapping[str, float] | None
-    garbage_every: int | None
-    refuse_handshake: bool
-    refuse_status: int
-    ping_interval: float | None
-    close_timeout: float
-    max_queue: int
-    serve_options: Mapping[str, Any] | None
 
 
 class WebSocketMock(LoopHost, Generic[S]):
@@ -264,9 +276,12 @@ class WebSocketMock(LoopHost, Generic[S]):
         self.garbage_every = garbage_every
         #: Refuse new connections during the opening handshake (HTTP :attr:`refuse_status`).
         self.refuse_handshake = refuse_handshake
+        #: Refuse the next n opening handshakes (HTTP :attr:`refuse_status`), then accept again.
+        self.refuse_next = 0
         self.refuse_status = refuse_status
         self._silent = False
         self._drop_new: tuple[int, DropMode, int] | None = None
+        self._drop_age: tuple[float, DropMode, int] | None = None
         self._garbage = garbage_cycle()
 
         # Observability.
@@ -278,6 +293,8 @@ class WebSocketMock(LoopHost, Generic[S]):
         self.total_connections = 0
         #: Messages dropped because a client's outgoing queue was full.
         self.dropped_messages = 0
+        #: Where what the server receives is also journaled (``None``: nowhere); see the module docstring.
+        self.journal: Journal | None = None
 
         self._connections: dict[int, WsConnection] = {}
         self._sessions: dict[int, S] = {}
@@ -404,6 +421,40 @@ class WebSocketMock(LoopHost, Generic[S]):
 
         self._apply(apply)
 
+    def drop_after_seconds(
+        self, seconds: float | None, *, mode: DropMode = "abort", code: int = 1011
+    ) -> None:
+        """Drop each connection ``seconds`` after it opened (``None``: stop): live ones (at once if
+        they are older) and every new one, so a client that reconnects is dropped again and again.
+        ``mode`` and ``code`` as in :meth:`drop_after`."""
+        if seconds is not None and seconds < 0:
+            raise ValueError("seconds must not be negative")
+
+        def apply() -> None:
+            self._drop_age = None if seconds is None else (seconds, mode, code)
+            for conn in list(self._connections.values()):
+                conn.drop_at_age(self._drop_age)
+
+        self._apply(apply)
+
+    def fail_call(
+        self, code: str, call: str | None = None, *, count: int | None = 1, message: str | None = None
+    ) -> object:
+        """Answer the next ``count`` requests to ``call`` (``None``: any; ``count=None``: until
+        :meth:`clear_faults`) with the API's error ``code``, before any other check."""
+        raise NotImplementedError(f"{type(self).__name__} cannot force API errors")
+
+    def clear_faults(self) -> None:
+        """Forget every forced API error (each API says what else it forgets)."""
+
+    def record_to(self, journal: Journal | str | Path | None) -> Journal | None:
+        """Journal what the server receives (see the module docstring): into ``journal``, or a new
+        :class:`~.record.Journal` writing the JSON Lines file ``journal`` names; ``None``: stop.
+        The result is the journal (close it when done: :meth:`~.record.Journal.close`)."""
+        made = journal if journal is None or isinstance(journal, Journal) else Journal(journal)
+        self._apply(lambda: setattr(self, "journal", made))
+        return made
+
     def drop_all(self, *, mode: DropMode = "abort", code: int = 1011) -> Action[int]:
         """Drop every live connection now; the result is how many."""
 
@@ -422,6 +473,7 @@ class WebSocketMock(LoopHost, Generic[S]):
         async def run() -> int:
             conns = list(self._connections.values())
             for conn in conns:
+                self._note("fault", fault="garbage", connection=conn.number, kinds=chosen)
                 for kind in chosen:
                     conn.send(GARBAGE[kind])
             return len(conns)
@@ -468,15 +520,32 @@ class WebSocketMock(LoopHost, Generic[S]):
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         self.paths.append(request.path)
-        if self.refuse_handshake:
+        if self.refuse_handshake or self.refuse_next > 0:
+            if not self.refuse_handshake:
+                self.refuse_next -= 1
             log.info("mock: refusing a handshake on %s (refuse_handshake)", redact_path(request.path))
+            self._note("refused", path=self._journal_path(request.path), status=self.refuse_status)
             return connection.respond(self.refuse_status, "Service unavailable (mock: refuse_handshake)\n")
-        return self.api.handshake(connection, request)
+        response = self.api.handshake(connection, request)
+        if response is not None:
+            self._note("refused", path=self._journal_path(request.path), status=response.status_code)
+        return response
 
-    def _record(self, message: dict[str, Any]) -> None:
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         """Keep a received JSON object in :attr:`requests` (as it is; an API whose requests carry
-        secrets overrides this to keep a redacted copy)."""
+        secrets overrides this to keep a redacted copy); the result is what was kept."""
         self.requests.append(message)
+        return message
+
+    def _journal_path(self, path: str) -> str:
+        """A request target as journaled: secrets in its query redacted."""
+        return redact_query(path)
+
+    def _note(self, kind: str, **fields: Any) -> None:
+        """Add an entry to :attr:`journal`, if there is one."""
+        journal = self.journal
+        if journal is not None:
+            journal.add(kind, **fields)
 
     def _on_frame(self, link: WsConnection, session: S, frame: str | bytes) -> None:
         api = self.api
@@ -489,13 +558,15 @@ class WebSocketMock(LoopHost, Generic[S]):
                 problem = NOT_JSON
             else:
                 if isinstance(data, dict):
-                    self._record(data)
+                    kept = self._record(data)
                     method = api.receive(session, data)
                     log.debug("%r <- %s", link, method or "<unrecognised>")
+                    self._note("request", connection=link.number, call=method, message=kept)
                     delay = self.delay_calls.get(method, self.delay) if method is not None else self.delay
                     link.later(delay, lambda: api.handle(session, method, data))
                     return
                 problem = NOT_AN_OBJECT
+        self._note("invalid", connection=link.number, problem=problem, size=len(frame))
         link.later(self.delay, lambda: api.reject(session, problem))
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -510,6 +581,8 @@ class WebSocketMock(LoopHost, Generic[S]):
         if self._silent:
             ws.transport.pause_reading()
         log.info("%r: connected", link)
+        self._note("connect", connection=link.number, path=self._journal_path(path))
+        link.drop_at_age(self._drop_age)
         writer = asyncio.create_task(link.writer(), name=f"{self.task_prefix}-writer-{link.number}")
         try:
             if link.drop_budget is not None and link.drop_budget <= 0:
@@ -530,3 +603,4 @@ class WebSocketMock(LoopHost, Generic[S]):
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await writer
             log.info("%r: disconnected", link)
+            self._note("disconnect", connection=link.number, code=ws.close_code)

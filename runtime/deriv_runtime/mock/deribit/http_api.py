@@ -45,7 +45,7 @@ class HttpHost(Protocol):
     dispatcher: Dispatcher
     methods: dict[str, MethodSpec]
 
-    def _record(self, message: dict[str, Any]) -> None: ...
+    def _record(self, message: dict[str, Any]) -> object: ...
 
 
 def _us_in(started: float) -> int:

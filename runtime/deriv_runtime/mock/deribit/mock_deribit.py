@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self, Unpack
 
-from ..core.faults import HttpFaults, RestFault
+from ..core.faults import HttpFaults, RestFault, ServingOptions
 from ..core.http import HTTPServer
 from ..core.http_api import HttpService
-from ..core.record import SECRET_KEYS, RestRequestRecord, redact_tree
+from ..core.record import SECRET_KEYS, Journal, RestRequestRecord, redact_tree
 from ..core.synth import Synthesiser
-from ..core.ws import ServingOptions, WebSocketMock
+from ..core.ws import WebSocketMock
 from .auth import IssuedToken, TokenBook
 from .channels import ChannelFeed
 from .http_api import API_PREFIX, DeribitHttpApi
@@ -64,7 +64,7 @@ class MockDeribit(WebSocketMock[Session]):
     ``require_auth=False``: private methods need no token (nor scope). ``heartbeat_scale``:
     real seconds per heartbeat second (0.01 makes Deribit's 10 s minimum 0.1 s); ``min_heartbeat``:
     the smallest interval accepted. ``http_port``: 0 picks one. ``testnet``, ``server_version``:
-    what answers say. Every other keyword is the core's (:class:`~..core.ws.ServingOptions`:
+    what answers say. Every other keyword is the core's (:class:`~..core.faults.ServingOptions`:
     ``port``, ``tick_interval`` (``None``: only :meth:`step`), ``delay``, ``delay_calls``...).
     """
 
@@ -258,6 +258,22 @@ class MockDeribit(WebSocketMock[Session]):
         or HTTP, before any other check."""
         return self._add_rpc_fault(code, method, count, message, data)
 
+    def fail_call(
+        self,
+        code: str | int,
+        call: str | None = None,
+        *,
+        count: int | None = 1,
+        message: str | None = None,
+    ) -> RpcFault:
+        """:meth:`fail_next` with the code as text or a number (``"10028"``), as every mock has it
+        (``count=None``: until :meth:`clear_faults`)."""
+        try:
+            number = int(code)
+        except ValueError:
+            raise ValueError(f"a Deribit error code is a number (10028, -32602...), not {code!r}") from None
+        return self._add_rpc_fault(number, call, count, message, None)
+
     def fail_always(
         self, code: int, method: str | None = None, message: str | None = None, data: Any = None
     ) -> RpcFault:
@@ -335,10 +351,18 @@ class MockDeribit(WebSocketMock[Session]):
 
     # -- observability ------------------------------------------------------------------------
 
-    def _record(self, message: dict[str, Any]) -> None:
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         """Every JSON-RPC request (WebSocket, and what each HTTP request amounts to) goes to
         :attr:`requests` with its secrets (:data:`DERIBIT_SECRET_KEYS`) redacted."""
-        self.requests.append(redact_tree(message, self.secret_keys))
+        kept: dict[str, Any] = redact_tree(message, self.secret_keys)
+        self.requests.append(kept)
+        return kept
+
+    def record_to(self, journal: Journal | str | Path | None) -> Journal | None:
+        """Journal what both transports receive (see :meth:`WebSocketMock.record_to`)."""
+        made = super().record_to(journal)
+        self.http.journal = made
+        return made
 
     @property
     def http_requests(self) -> list[RestRequestRecord]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Self
 
 from ...schemas import load_openapi
 from ..core.faults import RestFault
 from ..core.http import HTTPServer
-from ..core.record import RestRequestRecord
+from ..core.record import Journal, RestRequestRecord
 from .oauth import App, IssuedToken, OAuthServer, TokenInfo
 from .rest.api import AUTHORIZE_PATH, TOKEN_PATH, RestAPI
 from .rest.openapi import oauth_scopes
@@ -242,9 +243,16 @@ class MockDeriv(MockServer):
         return self._add_fault(0, operation, count, None, None, None)
 
     def clear_faults(self) -> None:
-        """Forget every pending REST fault and delay."""
-
+        """Forget every pending REST fault and delay, and every forced WebSocket error (:meth:`fail_call`)."""
+        super().clear_faults()
         self._apply(self.rest.faults.clear)
+
+    def record_to(self, journal: Journal | str | Path | None) -> Journal | None:
+        """Journal what the WebSocket side and the REST/OAuth side receive (see
+        :meth:`~..core.ws.WebSocketMock.record_to`)."""
+        made = super().record_to(journal)
+        self.rest.http.journal = made
+        return made
 
     def set_rest_delay(self, seconds: float, operation: str | None = None) -> None:
         """Wait ``seconds`` before answering ``operation`` (``None``: every REST/OAuth request)."""

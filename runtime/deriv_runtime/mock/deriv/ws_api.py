@@ -47,6 +47,8 @@ class OptionsHost(Platform, Protocol):
 
     def validate_request(self, call: str, request: Mapping[str, Any]) -> dict[str, str]: ...
 
+    def take_call_fault(self, call: str | None) -> MockAPIError | None: ...
+
     def sessions(self) -> list[Connection]: ...
 
 
@@ -129,6 +131,10 @@ class OptionsWsApi:
         server = self.server
         call = method
         request = message
+        fault = server.take_call_fault(call)
+        if fault is not None:
+            session.error(request, call, fault)
+            return
         if call is None:
             session.error(request, None, MockAPIError("UnrecognisedRequest", "Unrecognised request."))
             return

@@ -21,11 +21,13 @@ import jsonschema_rs
 
 from ...calls import CallInfo
 from ...schemas import PackageSchemas, load_schemas
+from ..core.faults import CallFault, CallFaults, ServingOptions
 from ..core.loop import Action
 from ..core.synth import Synthesiser, SynthesisError
-from ..core.ws import ServingOptions, WebSocketMock
+from ..core.ws import WebSocketMock
 from .market import Market, SymbolSpec
 from .otp import OtpBook, OtpRecord
+from .pricing import MockAPIError
 from .session import Connection, req_id_of
 from .trading import Account, Contract, Transaction
 from .ws_api import OptionsWsApi
@@ -128,6 +130,8 @@ class MockServer(WebSocketMock[Connection]):
         self.otps_issued: list[OtpRecord] = self.otps.issued
         #: Outgoing messages that did not validate against their response schema.
         self.schema_problems: list[str] = []
+        #: Forced API errors (:meth:`fail_call`).
+        self.call_faults = CallFaults()
         self._response_validators: dict[str, Any] = {}
         self._request_validators: dict[str, Any] = {}
 
@@ -241,6 +245,27 @@ class MockServer(WebSocketMock[Connection]):
         return self.account.balance
 
     # -- fault injection ----------------------------------------------------------------------
+
+    def fail_call(
+        self, code: str, call: str | None = None, *, count: int | None = 1, message: str | None = None
+    ) -> CallFault:
+        """Answer the next ``count`` WebSocket requests to ``call`` (``None``: any; ``count=None``:
+        until :meth:`clear_faults`) with the API error ``code`` (``"RateLimit"``,
+        ``"InvalidToken"``...; ``message`` default: ``"Mock error: <code>."``), before any other check."""
+        added: list[CallFault] = []
+        self._apply(lambda: added.append(self.call_faults.add(code, call, count=count, message=message)))
+        return added[0]
+
+    def take_call_fault(self, call: str | None) -> MockAPIError | None:
+        """The forced error that answers this request to ``call``, if any (counted as used)."""
+        fault = self.call_faults.take(call)
+        if fault is None:
+            return None
+        return MockAPIError(fault.code, fault.message or f"Mock error: {fault.code}.")
+
+    def clear_faults(self) -> None:
+        """Forget every forced API error (:meth:`fail_call`)."""
+        self._apply(self.call_faults.clear)
 
     def answer_unknown_req_id(self) -> Action[list[int]]:
         """Send, on every live connection, a well-formed ``ping`` answer whose ``req_id`` no request

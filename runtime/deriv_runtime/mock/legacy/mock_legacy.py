@@ -32,9 +32,10 @@ from typing import Any, Literal, Self, Unpack
 from urllib.parse import urlencode
 
 from ...calls import CallInfo
+from ..core.faults import ServingOptions
 from ..core.record import SECRET_KEYS, redact_tree
 from ..core.synth import Synthesiser, SynthesisError
-from ..core.ws import ServingOptions, WebSocketMock
+from ..core.ws import WebSocketMock
 from ..deriv.market import Market, SymbolSpec
 from ..deriv.pricing import MockAPIError
 from ..deriv.trading import Account, Contract, Transaction
@@ -89,7 +90,7 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
     :meth:`add_account`. The default account ``loginid`` (virtual: ``VRTC...``) starts with
     ``balance`` ``currency``. ``check_responses``: each answer is checked against ``receive.json``;
     problems go to :attr:`schema_problems`. Every other keyword is the core's
-    (:class:`~..core.ws.ServingOptions`: ``port``, ``tick_interval`` (the streams' rate;
+    (:class:`~..core.faults.ServingOptions`: ``port``, ``tick_interval`` (the streams' rate;
     ``None``: only :meth:`step`), ``delay``, ``delay_calls``, ``garbage_every``...).
     """
 
@@ -257,6 +258,12 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
         self._apply(lambda: self.faults.append(fault))
         return fault
 
+    def fail_call(
+        self, code: str, call: str | None = None, *, count: int | None = 1, message: str | None = None
+    ) -> LegacyFault:
+        """:meth:`fail_next`, as every mock has it."""
+        return self.fail_next(code, call, count=count, message=message)
+
     def clear_faults(self) -> None:
         self._apply(self.faults.clear)
 
@@ -281,8 +288,10 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
         redacted: dict[str, Any] = redact_tree(message, keys)
         return redacted
 
-    def _record(self, message: dict[str, Any]) -> None:
-        self.requests.append(self.redacted(message))
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        kept = self.redacted(message)
+        self.requests.append(kept)
+        return kept
 
     def note(self, session: LegacyConnection, call: str | None, message: Mapping[str, Any]) -> None:
         """Add a request to :attr:`received`."""
