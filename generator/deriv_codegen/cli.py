@@ -36,6 +36,7 @@ checked against its pinned sha256.
                                          the pinned build (generated/from/<label>/)
   deriv-codegen pin deriv-options TAG    move a pin to another upstream release tag
   deriv-codegen diff deriv-options OLD NEW   what changed between two releases, and whom it breaks
+  deriv-codegen update [--write]         look for newer upstream releases, show what they change
 """
 
 EPILOG = f"""\
@@ -126,7 +127,50 @@ def _parser() -> argparse.ArgumentParser:
     pin.add_argument("tag", help="upstream release tag, e.g. production_v20260630_0")
 
     sub.add_parser("list", parents=[common], help="list pinned sources")
+    _update_parser(sub, common)
     return parser
+
+
+UPDATE_EPILOG = """\
+For each source with a release listing (releases_url in sources.toml; with --offline, the tags in
+the mirror directories), the newest release after the pin is fetched (mirrors first), verified,
+and compared with the pinned bundle. sources.toml is modified only with --write.
+
+exit status: 0 (also when newer releases exist), 1 a source failed (nothing written),
+3 with --fail-on-breaking when an update breaks code that sends requests or reads answers.
+"""
+
+
+def _update_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    update = sub.add_parser(
+        "update",
+        parents=[common],
+        help="look for newer upstream releases, verify the newest, show the diff against the pin",
+        epilog=UPDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    update.add_argument("source", nargs="*", help="sources to check (default: all pinned sources)")
+    update.add_argument("--write", action="store_true", help="move the pin to the release found")
+    update.add_argument("--tag", default="", help="take this release tag instead of the newest listed")
+    update.add_argument(
+        "--from",
+        dest="from_",
+        default="",
+        metavar="PATH_OR_URL",
+        help="take this bundle (zip, directory or URL) as the new release (tag: --tag, or its file name)",
+    )
+    update.add_argument(
+        "--report", type=Path, metavar="FILE", help="write a report: Markdown, or JSON for *.json"
+    )
+    update.add_argument("--ci", action="store_true", help="plain output for CI logs, with an ::error:: line")
+    update.add_argument(
+        "--fail-on-breaking",
+        action="store_true",
+        help="exit 3 when an update breaks existing code (such a pin is not moved by --write)",
+    )
+    update.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="network timeout")
 
 
 def _positive_int(text: str) -> int:
@@ -176,6 +220,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "pin":
         return _pin(sources, args.source, args.tag, options)
+    if args.command == "update":
+        return _update(args, sources, options)
     names = selected or sorted(sources.sources)
     chosen = [sources.get(n) for n in names]
     if args.command == "fetch":
@@ -201,6 +247,24 @@ def _pin(sources: SourcesFile, name: str, tag: str, options: FetchOptions) -> in
         f"pinned {name} to {tag}\n  sha256 {digest}\n  cached at {path}\nnext: deriv-codegen generate {name}"
     )
     return 0
+
+
+def _update(args: argparse.Namespace, sources: SourcesFile, options: FetchOptions) -> int:
+    from dataclasses import replace
+
+    from .update import run
+
+    return run(
+        sources,
+        args.source,
+        replace(options, timeout=args.timeout, progress=False if args.ci else None),
+        write=args.write,
+        tag=args.tag,
+        from_=args.from_,
+        report=args.report,
+        ci=args.ci,
+        fail_on_breaking=args.fail_on_breaking,
+    )
 
 
 def _generate(
