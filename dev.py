@@ -32,6 +32,7 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] in {"-h", "--help"}:
         print(__doc__.strip())
         print("\nsessions: generate, tests, lint, typecheck, bench   (python3 dev.py list: all)")
+        print("run -- COMMAND: run a command in .venv, which generate leaves ready")
         return 0 if len(sys.argv) >= 2 else 2
     if sys.argv[1] == "run":
         return run(sys.argv[2:])
@@ -61,7 +62,9 @@ def run(argv: list[str]) -> int:
     bindir = PROJECT_ENV / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
     if not argv:
-        print("usage: python3 dev.py run -- COMMAND [ARGS]   (e.g. deriv-mock, python examples/demo.py)")
+        print("usage: python3 dev.py run -- COMMAND [ARGS]")
+        print("   e.g. python3 dev.py run -- deriv-mock")
+        print("        python3 dev.py run -- python examples/stream_ticks.py")
         return 2
     if not python.exists():
         print(f"dev.py: no {PROJECT_ENV.name} yet: run python3 dev.py generate first", file=sys.stderr)
