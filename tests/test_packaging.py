@@ -451,3 +451,35 @@ def _repack(dist: metadata.Distribution, house: Path) -> Path:
         writer.writerow([f"{info_dir}/RECORD", "", ""])
         zf.writestr(f"{info_dir}/RECORD", record.getvalue())
     return wheel
+
+
+# --- dev.py run: a command in the project's environment ----------------------------------------------
+
+
+def _dev_run(env_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\nfrom pathlib import Path\nimport dev\n"
+        "dev.PROJECT_ENV = Path(sys.argv[1])\nsys.exit(dev.run(sys.argv[2:]))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(env_dir), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_dev_run_runs_in_the_project_environment(tmp_path: Path) -> None:
+    missing = _dev_run(tmp_path / "nothing", "--", "python", "-V")
+    assert missing.returncode == 2
+    assert "python3 dev.py generate first" in missing.stderr
+
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    probe = "import os, sys; print(sys.prefix); print(os.environ['VIRTUAL_ENV']); sys.exit(3)"
+    proc = _dev_run(env_dir, "--", "python", "-c", probe)
+    assert proc.returncode == 3  # the command's own exit status
+    assert proc.stdout.splitlines() == [str(env_dir), str(env_dir)]
+    assert _dev_run(env_dir, "--", "no-such-command-here").returncode == 127
