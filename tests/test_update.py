@@ -267,7 +267,11 @@ def test_offline_lists_the_mirror_and_checks_its_readme(
     assert update(sources, "--offline") == 0
     out = capsys.readouterr().out
     assert f"deriv-options: {OLD} -> {NEW}; 2 newer releases: {NEW}, {MID}" in out
-    assert f"from {MIRROR / (NEW + '.zip')} (mirror); listed by {SHARED_SCHEMAS} (mirror directories)" in out
+    mirror = SHARED_SCHEMAS.resolve()  # sources.toml's mirrors are resolved paths
+    assert (
+        f"from {mirror / 'deriv-options' / (NEW + '.zip')} (mirror); listed by {mirror} (mirror directories)"
+        in out
+    )
     assert "verified: matches the sha256 the mirror's README.md lists" in out
     assert f"diff {OLD} -> {NEW} (breaking changes)" in out
     assert sources.read_bytes() == before
@@ -619,7 +623,8 @@ def test_online_listing_with_the_bundle_from_a_mirror(
     sources = write_project(tmp_path, github.url(""), mirrors=json.dumps([str(SHARED_SCHEMAS)]))
     assert update(sources) == 0
     out = capsys.readouterr().out
-    assert f"from {MIRROR / (NEW + '.zip')} (mirror); listed by {github.url(LISTING)} (releases)" in out
+    mirrored = SHARED_SCHEMAS.resolve() / "deriv-options" / f"{NEW}.zip"
+    assert f"from {mirrored} (mirror); listed by {github.url(LISTING)} (releases)" in out
     assert "verified: matches the sha256 upstream publishes for the asset" in out
     assert "verified: matches the sha256 the mirror's README.md lists" in out
     assert github.count(LISTING) == 1
