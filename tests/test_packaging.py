@@ -45,6 +45,9 @@ from packaging.version import Version
 
 from .conftest import ROOT, requires_mirror
 
+#: How a generated README installs with the runtime from an index.
+INDEX_INSTALL = f'pip install "{RUNTIME_DIST}{runtime_requirement(runtime_version)}"'
+
 # --- one version ------------------------------------------------------------------------------------
 
 
@@ -114,7 +117,8 @@ def test_generated_readme_states_what_the_package_holds(deriv_options_dist: Path
     ws_methods = [name for name, value in vars(OptionsClient).items() if callable(value) and name in readme]
     assert {"time", "ticks", "buy"} <= set(ws_methods)
     assert all(f"| `{name}` |" in readme for name in ws_methods if not name.startswith(("_", "subscribe_")))
-    assert f'pip install "{RUNTIME_DIST}{runtime_requirement(runtime_version)}" ./deriv_options' in readme
+    assert "pip install ./runtime ./generated/deriv_options\n" in readme
+    assert f"{INDEX_INSTALL} ./generated/deriv_options" in readme
     assert "print(await client.time())" in readme
 
 
@@ -122,7 +126,7 @@ def test_generated_rpc_readme_counts(mini_rpc_dist: Path) -> None:
     readme = (mini_rpc_dist / "README.md").read_text(encoding="utf-8")
     assert "- 5 JSON-RPC methods" in readme
     assert "- 2 channels" in readme
-    assert f'pip install "{RUNTIME_DIST}{runtime_requirement(runtime_version)}" ./mini_rpc' in readme
+    assert f"{INDEX_INSTALL} ./generated/mini_rpc" in readme
 
 
 # --- generate --from writes beside the pinned build -------------------------------------------------
