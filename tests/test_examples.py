@@ -1,25 +1,33 @@
-"""The example scripts run as a user runs them: plain interpreters, mock server on 127.0.0.1."""
+"""The example scripts run as a user runs them: plain interpreters, each against a mock it starts
+itself (the default) or against ``deriv-mock`` started separately (the README's quick start); every
+example passes ``mypy --strict`` with the generated packages; the README's Python blocks are cut
+from the examples, so they are checked too."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from deriv_codegen.build import BuildResult
 
 from .conftest import ROOT
-from .test_deribit_client import deribit, requires_deribit
+from .test_deribit_client import DERIBIT_DOC, deribit, requires_deribit
+from .test_legacy_v3 import V3_ZIP, v3
+from .test_mock_cli import cli
 
-__all__ = ["deribit"]  # the generated Deribit package, shared fixture
+__all__ = ["deribit", "v3"]  # the generated Deribit and v3 packages, shared fixtures
 
 EXAMPLES = ROOT / "examples"
+requires_v3 = pytest.mark.skipif(not V3_ZIP.is_file(), reason=f"the v3 bundle is not mirrored ({V3_ZIP})")
 
 
-def _run(script: str, dist: Path, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(dist)}
+def _run(script: str, dist: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(dist)}
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True,
@@ -99,3 +107,156 @@ def test_deribit_key_example_authenticates_by_signature_and_streams_a_private_ch
     assert lines[3].startswith("account summary: currency BTC")
     assert [line.split(":")[0] for line in lines[4:]] == ["user.portfolio.BTC"] * 2
     assert "PRIVATE KEY" not in out
+
+
+# -- more examples, each against a mock it starts ---------------------------------------------------
+
+
+def test_quickstart_pings_buys_and_streams_five_ticks(deriv_options_dist: Path) -> None:
+    lines = _run("quickstart.py", deriv_options_dist).splitlines()
+    assert lines[0] == "ping: pong"
+    assert lines[1].startswith("bought contract ")
+    assert [line.split()[0] for line in lines[2:]] == ["R_100"] * 5
+
+
+@requires_deribit
+def test_deribit_ticker_example(deribit: BuildResult) -> None:
+    lines = _run("deribit_ticker.py", deribit.out_dir).splitlines()
+    assert re.fullmatch(r"server time \d+, \d+ BTC instruments", lines[0])
+    assert [line.split()[0] for line in lines[1:]] == ["ticker.BTC-PERPETUAL.100ms"] * 5
+
+
+@requires_v3
+def test_v3_example_authorizes_buys_and_sells(v3: BuildResult) -> None:
+    out = _run("v3_trade.py", v3.out_dir)
+    lines = out.splitlines()
+    assert lines[0].startswith("authorized as VRTC90000001, scopes ")
+    start = float(lines[1].split()[1])
+    bought = float(next(line for line in lines if line.startswith("bought contract")).split()[-1])
+    assert float(lines[4].split()[1]) == pytest.approx(start - bought)
+    assert "ours among them: True" in out
+    sold_line = lines[-1]
+    assert sold_line.startswith("sold for ")
+    sold_for, balance = float(sold_line.split()[2].rstrip(";")), float(sold_line.split()[-1])
+    assert balance == pytest.approx(start - bought + sold_for)
+
+
+def test_mock_faults_example_survives_drops_errors_and_refused_handshakes(deriv_options_dist: Path) -> None:
+    out = _run("mock_faults.py", deriv_options_dist)
+    assert "ping: rate limited (attempt 1), retrying" in out
+    assert re.search(r"20 ticks through [1-9]\d* dropped connections", out), out
+    assert "ping: pong (reconnected)" in out
+    assert "2 refused handshakes" in out
+    assert "'ticks'" in out and "'drop'" in out
+
+
+# -- the same examples against deriv-mock started separately (the README's quick start) -------------
+
+
+def test_examples_against_a_running_options_mock(deriv_options_dist: Path) -> None:
+    with cli("--path", str(deriv_options_dist), "--pat", "quick-start-pat", path=deriv_options_dist) as mock:
+        rest = re.search(r"REST API:\s+(http://\S+)", mock.banner)
+        assert rest is not None
+        lines = _run("quickstart.py", deriv_options_dist, mock.url).splitlines()
+        assert lines[0] == "ping: pong" and len(lines) == 7
+        ticks = _run("stream_ticks.py", deriv_options_dist, "3", "--url", mock.url).splitlines()
+        assert len(ticks) == 4
+        trade = _run("sync_trade.py", deriv_options_dist, env={"DERIV_WS_URL": mock.url})
+        assert trade.count("balance:") == 2
+        demo = _run(
+            "trade_demo.py", deriv_options_dist, "--rest-url", rest.group(1), "--pat", "quick-start-pat"
+        )
+        assert "sold for" in demo
+
+
+@requires_v3
+def test_v3_example_against_a_running_legacy_mock(v3: BuildResult) -> None:
+    with cli("--api", "legacy", "--package", "deriv_v3", "--token", "v3-cli-token", path=v3.out_dir) as mock:
+        endpoint = mock.url.split("?")[0]
+        out = _run("v3_trade.py", v3.out_dir, "--endpoint", endpoint, env={"DERIV_TOKEN": "v3-cli-token"})
+        assert out.splitlines()[-1].startswith("sold for ")
+
+
+@requires_deribit
+def test_deribit_example_against_a_running_deribit_mock(deribit: BuildResult) -> None:
+    with cli("--api", "deribit", "--spec", str(DERIBIT_DOC)) as mock:
+        lines = _run("deribit_ticker.py", deribit.out_dir, mock.url).splitlines()
+        assert len(lines) == 6
+        out = _run("deribit_key_auth.py", deribit.out_dir, "2", "--url", mock.url)
+        assert [line.split(":")[0] for line in out.splitlines()[4:]] == ["user.portfolio.BTC"] * 2
+
+
+# -- types ---------------------------------------------------------------------------------------------
+
+
+def test_every_example_passes_mypy_strict(
+    deriv_options_dist: Path, deribit: BuildResult, v3: BuildResult, tmp_path: Path
+) -> None:
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\nwarn_unreachable = True\n")
+    path = [ROOT / "runtime", deriv_options_dist, deribit.out_dir, v3.out_dir]
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "mypy", "--config-file", str(config)),
+            *("--cache-dir", str(tmp_path / "cache")),
+            *sorted(str(p) for p in EXAMPLES.glob("*.py")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in path)},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"no issues found in {len(list(EXAMPLES.glob('*.py')))} source files" in proc.stdout
+
+
+def _readme_python_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: README.md's Python blocks are to be replaced by excerpts of the examples "
+    "(remove this mark when they are)",
+)
+def test_every_readme_python_block_is_cut_from_an_example() -> None:
+    sources = [textwrap.dedent(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.py"))]
+    blocks = _readme_python_blocks()
+    assert blocks
+    orphans = [block for block in blocks if not any(_excerpt_of(block, source) for source in sources)]
+    assert orphans == []
+
+
+def _excerpt_of(block: str, source: str) -> bool:
+    """Whether ``block``'s lines appear, in order and contiguous, in ``source`` (indented alike, at
+    any depth); a line ``...`` in the block stands for any lines."""
+    parts: list[list[str]] = [[]]
+    for line in block.strip("\n").splitlines():
+        if line.strip() == "...":
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    lines, start = source.splitlines(), 0
+    for part in (p for p in parts if p):
+        found = next((i for i in range(start, len(lines)) if _matches(part, lines, i)), -1)
+        if found < 0:
+            return False
+        start = found + len(part)
+    return True
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _matches(part: list[str], lines: list[str], at: int) -> bool:
+    shift = _indent(lines[at]) - _indent(part[0])
+    if shift < 0 or at + len(part) > len(lines):
+        return False
+    return all(
+        (not line.strip() and not lines[at + k].strip()) or lines[at + k] == " " * shift + line
+        for k, line in enumerate(part)
+    )

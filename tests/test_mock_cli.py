@@ -471,3 +471,33 @@ def test_control_endpoint_lists_records_and_changes_faults_while_running() -> No
                 assert (await http.get("/nowhere")).status_code == 404
 
         run(scenario)
+
+
+# -- the same from Python --------------------------------------------------------------------------
+
+
+@requires_v3
+def test_the_python_api_fault_plan_journal_and_control_server(tmp_path: Path) -> None:
+    from deriv_runtime.mock import ControlServer, FaultPlan, Journal, MockLegacy, parse_fail
+
+    mock = MockLegacy(V3_ZIP, tick_interval=0.02)
+    FaultPlan(drop_after=0.3, fail=[parse_fail("time=RateLimit")]).apply(mock)
+    journal = mock.record_to(tmp_path / "py.jsonl")
+    assert isinstance(journal, Journal)
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with mock, ControlServer(mock) as control:
+            async with connect(mock.url) as ws:
+                await ws.send(json.dumps({"time": 1, "req_id": 1}))
+                assert (await recv_json(ws))["error"]["code"] == "RateLimit"
+                opened = time.monotonic()
+                await until_closed(ws)
+                assert time.monotonic() - opened < 2
+            async with httpx.AsyncClient() as http:
+                records: list[dict[str, Any]] = (await http.get(f"{control.url}/records")).json()
+            return records
+
+    records = run(scenario)
+    journal.close()
+    assert [r["kind"] for r in records] == ["connect", "request", "fault", "disconnect"]
+    assert _records(tmp_path / "py.jsonl") == records
