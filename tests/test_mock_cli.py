@@ -184,7 +184,7 @@ def test_delay_and_delay_per_call() -> None:
 def _fail_flags(api: str, options_dist: Path | None) -> tuple[list[str], str, str]:
     """The CLI arguments for ``api``, the call to fail, and the error code."""
     if api == "options":
-        return ["--path", str(options_dist)], "ping", "RateLimit"
+        return ["--api", "options", "--path", str(options_dist)], "ping", "RateLimit"
     if api == "legacy":
         return LEGACY, "ping", "RateLimit"
     return DERIBIT, "public/test", "10028"

@@ -75,11 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--api",
-        choices=["deriv", "deribit", "legacy"],
+        choices=["deriv", "options", "deribit", "legacy"],
         default="deriv",
-        help="which platform to mock (default: %(default)s); deribit: JSON-RPC over WebSocket "
-        "(/ws/api/v2) and HTTP (/api/v2/...), from its OpenAPI document; legacy: Deriv's v3 "
-        "WebSocket API (/websockets/v3?app_id=...), from its schemas (--spec: the zip or directory)",
+        help="which platform to mock (default: %(default)s, the Options API, also named options); "
+        "deribit: JSON-RPC over WebSocket (/ws/api/v2) and HTTP (/api/v2/...), from its OpenAPI "
+        "document; legacy: Deriv's v3 WebSocket API (/websockets/v3?app_id=...), from its schemas "
+        "(--spec: the zip or directory)",
     )
     parser.add_argument(
         "--package",
@@ -506,6 +507,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.api == "options":
+        args.api = "deriv"
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
