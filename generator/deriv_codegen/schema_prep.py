@@ -22,28 +22,15 @@ import re
 import warnings
 from typing import Any
 
+from deriv_runtime.schema_tolerance import CONSTRAINTS, json_type, tolerant_schema
+
 from .errors import Problem
 from .limits import DEFAULT_LIMITS, Limits
 from .naming import pascal, unique
 
 Schema = dict[str, Any]
 
-_CONSTRAINTS = (
-    "pattern",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "multipleOf",
-    "format",
-    "minProperties",
-    "maxProperties",
-)
+_CONSTRAINTS = CONSTRAINTS
 _SUBSCHEMA_LISTS = ("oneOf", "anyOf", "allOf")
 #: Keywords whose values are data, never schemas.
 _VALUE_KEYS = frozenset({"enum", "const", "default", "examples", "example"})
@@ -124,75 +111,12 @@ def inline_local_refs(
 
 
 def tolerant(schema: Schema, keep_required: tuple[str, ...] = ("msg_type",)) -> Schema:
-    out = copy.deepcopy(schema)
-
-    def walk(node: Any, is_root: bool, keep_enum: bool) -> None:
-        if isinstance(node, list):
-            for v in node:
-                walk(v, False, False)
-            return
-        if not isinstance(node, dict):
-            return
-        for key in _CONSTRAINTS:
-            node.pop(key, None)
-        if not keep_enum:
-            _drop_enum(node)
-        if node.get("additionalProperties") is False:
-            del node["additionalProperties"]
-        _patterns_to_values(node)
-        kept = [r for r in node.get("required", []) if r in keep_required] if is_root else []
-        if kept:
-            node["required"] = kept
-        else:
-            node.pop("required", None)
-        for key, value in node.items():
-            if key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    walk(sub, False, is_root and name in keep_required)
-            elif key not in ("enum", "const", "default", "examples", "example"):
-                walk(value, False, False)
-
-    walk(out, True, False)
-    return out
+    """The tolerant reading of an answer schema (one definition, shared with the runtime's traffic
+    checks: :func:`deriv_runtime.schema_tolerance.tolerant_schema`)."""
+    return tolerant_schema(schema, keep_required)
 
 
-def _patterns_to_values(node: dict[str, Any]) -> None:
-    """A response map keyed by pattern (``patternProperties``) becomes a map of any key: a key that
-    does not match must not lose the message. Several patterns give a union of their values."""
-    patterned = node.pop("patternProperties", None)
-    if not isinstance(patterned, dict) or not patterned:
-        return
-    values = [v for v in patterned.values() if isinstance(v, dict)]
-    extra = node.get("additionalProperties")
-    if isinstance(extra, dict):
-        values.append(extra)
-    if len(values) == 1:
-        node["additionalProperties"] = values[0]
-    elif values:
-        node["additionalProperties"] = {"anyOf": values}
-
-
-def _drop_enum(node: Any) -> None:
-    """A response enum becomes its base type: new values upstream must not break parsing."""
-    if isinstance(node, dict) and ("enum" in node or "const" in node):
-        values = node.pop("enum") if "enum" in node else [node.pop("const")]
-        if "type" not in node:
-            kinds = sorted({_json_type(v) for v in values})
-            node["type"] = kinds[0] if len(kinds) == 1 else kinds
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object" if isinstance(value, dict) else "array"
+_json_type = json_type
 
 
 def strip_titles(schema: Schema) -> Schema:

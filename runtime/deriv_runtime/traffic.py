@@ -55,7 +55,6 @@ reads from a pinned release or a bundle).
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
@@ -68,6 +67,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ._redact import MASK, scrub
+from .schema_tolerance import json_type, tolerant_schema
 from .schemas import CallSchemas, load_openapi, load_schemas
 
 if TYPE_CHECKING:
@@ -328,89 +328,6 @@ def _secret(name: str, value: Any, names: frozenset[str]) -> bool:
 
 # -- schemas ----------------------------------------------------------------------------------------
 
-_CONSTRAINTS = (
-    "pattern",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "multipleOf",
-    "format",
-    "minProperties",
-    "maxProperties",
-)
-_VALUE_KEYS = frozenset({"enum", "const", "default", "examples", "example"})
-
-
-def tolerant_schema(
-    schema: Mapping[str, Any], keep_required: tuple[str, ...] = ("msg_type",)
-) -> dict[str, Any]:
-    """The schema the generated client's tolerant answer models follow (the generator's
-    ``schema_prep.tolerant``, which a test keeps equal to this): no ``additionalProperties: false``,
-    no ``required`` (but ``keep_required`` at the root), enums as their base type (but those of
-    ``keep_required``), no patterns, bounds, lengths or formats, pattern-keyed maps as maps of any key."""
-    out: dict[str, Any] = copy.deepcopy(dict(schema))
-
-    def walk(node: Any, is_root: bool, keep_enum: bool) -> None:
-        if isinstance(node, list):
-            for v in node:
-                walk(v, False, False)
-            return
-        if not isinstance(node, dict):
-            return
-        for key in _CONSTRAINTS:
-            node.pop(key, None)
-        if not keep_enum and ("enum" in node or "const" in node):
-            values = node.pop("enum") if "enum" in node else [node.pop("const")]
-            if "type" not in node and isinstance(values, list):
-                kinds = sorted({_json_type(v) for v in values})
-                node["type"] = kinds[0] if len(kinds) == 1 else kinds
-        if node.get("additionalProperties") is False:
-            del node["additionalProperties"]
-        patterned = node.pop("patternProperties", None)
-        if isinstance(patterned, dict) and patterned:
-            values_ = [v for v in patterned.values() if isinstance(v, dict)]
-            extra = node.get("additionalProperties")
-            if isinstance(extra, dict):
-                values_.append(extra)
-            if len(values_) == 1:
-                node["additionalProperties"] = values_[0]
-            elif values_:
-                node["additionalProperties"] = {"anyOf": values_}
-        kept = [r for r in node.get("required", []) if r in keep_required] if is_root else []
-        if kept:
-            node["required"] = kept
-        else:
-            node.pop("required", None)
-        for key, value in node.items():
-            if key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    walk(sub, False, is_root and name in keep_required)
-            elif key not in _VALUE_KEYS:
-                walk(value, False, False)
-
-    walk(out, True, False)
-    return out
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object" if isinstance(value, dict) else "array"
-
 
 def _compile(schema: Mapping[str, Any]) -> Any:
     """A jsonschema-rs validator of ``schema``; patterns the engine refuses (PCRE's ``\\x{b0}``) are
@@ -485,6 +402,9 @@ def _render(path: Sequence[str | int]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or _ROOT
+
+
+_VALUE_KEYS = frozenset({"enum", "const", "default", "examples", "example"})
 
 
 def _sensitive(schema: Any, found: set[str]) -> None:
@@ -672,7 +592,7 @@ class Contract:
                 Checked(
                     location,
                     "garbage",
-                    reason=f"a JSON {_json_type(message)}, not an object",
+                    reason=f"a JSON {json_type(message)}, not an object",
                     message=_shown(orjson.dumps(message).decode()),
                 )
             ]
