@@ -90,7 +90,7 @@ def _openapi(package: str) -> Any:
         from openapi_core import OpenAPI
     except ImportError:
         raise ImportError(
-            "strict REST mode validates with openapi-core: pip install 'deriv-codegen[contract]'"
+            "strict REST mode validates with openapi-core: pip install 'deriv-runtime[contract]'"
         ) from None
     from .schemas import load_openapi
 
