@@ -503,3 +503,19 @@ def test_assert_traffic_fixture(options: str, tmp_path: Path, assert_traffic: An
         assert_traffic(rec)  # package: mock_package, deriv_options
     report = assert_traffic(rec, allow_unknown=True)
     assert report.source == "deriv-options"
+
+
+def test_a_mock_journal_is_read_as_the_requests_it_received(options: str, tmp_path: Path) -> None:
+    journal = tmp_path / "received.jsonl"
+    lines = [
+        {"seq": 1, "time": 1.0, "kind": "connect", "path": "/ws?otp=<redacted>"},
+        {"seq": 2, "time": 1.1, "kind": "request", "call": "ping", "message": {"ping": 1, "req_id": 1}},
+        {"seq": 3, "time": 1.2, "kind": "fault", "fault": "drop"},
+        {"seq": 4, "time": 1.3, "kind": "request", "call": "time", "message": {"time": "1", "req_id": 2}},
+        {"seq": 5, "time": 1.4, "kind": "disconnect"},
+    ]
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [m for _, m in read_recording(journal)] == [lines[1]["message"], lines[3]["message"]]
+    report = check_files(options, [journal])
+    assert report.messages == 2
+    assert {k: n for k, n in report.statuses.items() if n} == {"ok": 1, "broken": 1}

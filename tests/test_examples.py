@@ -189,6 +189,12 @@ def test_deribit_example_against_a_running_deribit_mock(deribit: BuildResult) ->
 # -- types ---------------------------------------------------------------------------------------------
 
 
+def test_recorded_requests_are_checked_against_the_release(deriv_options_dist: Path) -> None:
+    out = _run("check_recordings.py", deriv_options_dist).strip()
+    count, rest = out.split(" ", 1)
+    assert int(count) >= 3 and rest == "recorded requests match the pinned release"
+
+
 def test_every_example_passes_mypy_strict(
     deriv_options_dist: Path, deribit: BuildResult, v3: BuildResult, tmp_path: Path
 ) -> None:
@@ -217,11 +223,6 @@ def _readme_python_blocks() -> list[str]:
     return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: README.md's Python blocks are to be replaced by excerpts of the examples "
-    "(remove this mark when they are)",
-)
 def test_every_readme_python_block_is_cut_from_an_example() -> None:
     sources = [textwrap.dedent(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.py"))]
     blocks = _readme_python_blocks()

@@ -855,7 +855,20 @@ def _shown(text: str) -> str:
 def read_recording(path: str | Path) -> Iterator[tuple[str, Any]]:
     """``(location, message)`` for every message of a recording (module docstring); a line or value
     that is not a JSON object comes as :class:`Garbage` (or as the value, for a non-object inside
-    valid JSON). ``"-"`` reads standard input. :class:`OSError` if the file cannot be read."""
+    valid JSON). ``"-"`` reads standard input. :class:`OSError` if the file cannot be read.
+
+    A mock's ``--record`` journal is read as what the mock received: each ``request`` entry gives
+    its ``message`` (secrets in it were redacted by the mock: a redacted field may break its
+    pattern in the strict verdict), the other entries (connections, faults) are not messages."""
+    for location, value in _read_values(path):
+        if isinstance(value, Mapping) and "seq" in value and isinstance(value.get("kind"), str):
+            if value["kind"] == "request" and isinstance(value.get("message"), Mapping):
+                yield location, value["message"]
+            continue
+        yield location, value
+
+
+def _read_values(path: str | Path) -> Iterator[tuple[str, Any]]:
     name = str(path)
     data = sys.stdin.buffer.read() if name == "-" else Path(path).read_bytes()
     try:
