@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from .auth.deribit_signing import Signer
 
 T = TypeVar("T")
+#: The data type of a channel's notifications: a channel of ``TickerData`` is a channel of its base
+#: types too, so channels of different types go into one ``subscribe`` (typed as their common base).
+T_co = TypeVar("T_co", covariant=True)
 C = TypeVar("C", bound="BaseRpcClient")
 
 
@@ -95,7 +98,7 @@ def _validate(annotation: Any, value: Any, what: str, raw: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class Channel(Generic[T]):
+class Channel(Generic[T_co]):
     """One subscription channel, its name filled in (``ticker.BTC-PERPETUAL.100ms``), and the type
     of its notifications' ``data``."""
 
