@@ -198,41 +198,6 @@ def _zip_dir(source: Path, target: Path) -> Path:
 
 # --- the newcomer: wheels, a clean venv, plain pip, the installed mock, a bot ------------------------
 
-BOT = '''\
-"""A newcomer's bot: ticks, a price, a trade, against the URL it is given."""
-
-import asyncio
-import sys
-
-from deriv_options import OptionsClient
-
-
-async def main(url: str) -> None:
-    async with OptionsClient.connect(url) as client:
-        print("server time:", (await client.time()).time)
-        async with client.subscribe_ticks("R_100") as ticks:
-            seen = 0
-            async for message in ticks:
-                tick = message.tick
-                assert tick is not None
-                print(f"tick {tick.symbol} {tick.quote}")
-                seen += 1
-                if seen == 3:
-                    break
-        price = (
-            await client.proposal(
-                amount=10, basis="stake", contract_type="CALL", currency="USD",
-                duration=5, duration_unit="t", underlying_symbol="R_100",
-            )
-        ).proposal
-        assert price is not None
-        receipt = (await client.buy(price.id, price=price.ask_price)).buy
-        assert receipt is not None
-        print(f"bought contract {receipt.contract_id} for {receipt.buy_price}")
-
-
-asyncio.run(main(sys.argv[1]))
-'''
 
 
 @pytest.fixture(scope="module")
@@ -309,17 +274,17 @@ def test_newcomer_installs_runtime_and_client_with_plain_pip_and_trades_on_the_m
     )
     try:
         url = _mock_url(mock)
-        (tmp_path / "bot.py").write_text(BOT, encoding="utf-8")
-        bot = _run([str(python), "bot.py", url], env, tmp_path)
+        # the README's quick start, as a user runs it: the example script, against the installed mock
+        bot = _run([str(python), str(ROOT / "examples" / "quickstart.py"), url], env, tmp_path)
     finally:
         mock.send_signal(signal.SIGINT)
         stdout, stderr = mock.communicate(timeout=30)
     assert mock.returncode == 0, stderr
     assert "Stopped." in stdout
     lines = bot.splitlines()
-    assert lines[0].startswith("server time: ")
-    assert [line.split()[1] for line in lines if line.startswith("tick ")] == ["R_100"] * 3
-    assert re.fullmatch(r"bought contract \S+ for [0-9.]+", lines[-1])
+    assert lines[0].startswith("ping: ")
+    assert re.fullmatch(r"bought contract \S+ for [0-9.]+", lines[1])
+    assert [line.split()[0] for line in lines[2:]] == ["R_100"] * 5
 
 
 def _mock_url(mock: subprocess.Popen[str]) -> str:
