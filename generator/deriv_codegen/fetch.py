@@ -759,54 +759,8 @@ def fetch_from(location: str, layout: str, options: FetchOptions) -> tuple[Path,
 def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Path, str]:
     """Find the bundle of ``version`` (mirrors, then ``source.url_for(version)``), validate it and store
     it in the cache under the name of the new pin; return ``(path, sha256)``."""
-    if not VERSION.match(version):
-        raise FetchError(
-            f"{version!r} is not a usable release tag for {source.name}: use letters, digits, '.', '_', '+' "
-            "and '-' only"
-        )
-    layout = get_layout(source.layout)
-    directory = _cache_path(options.cache_dir, source.with_pin(version, "0" * 64).cache_name).parent
-    label = f"{source.name} {version}"
-
-    def name_for(digest: str) -> Path:
-        return _cache_path(options.cache_dir, source.with_pin(version, digest).cache_name)
-
-    rel = _mirror_rel(source, version)
-    lookup = _Lookup(options.mirrors, _mirror_candidates(options.mirrors, rel), [], [])
-    for candidate in lookup.candidates:
-        if not candidate.is_file():
-            continue
-        try:
-            with _staging(directory) as stage:
-                digest = _copy_into(stage, candidate, options.limits)
-                _validate(stage.path, layout, f"mirror file {candidate}", options.limits)
-                log.debug("%s: found in mirror %s", label, candidate)
-                return stage.commit(name_for(digest)), digest
-        except OSError as exc:
-            log.warning("%s: cannot read mirror file %s: %s", label, candidate, exc)
-            lookup.notes.append(f"Mirror file {candidate} could not be read ({exc.strerror or exc}).")
-
-    if options.offline:
-        raise FetchError(
-            f"cannot pin {label} offline (network use is disabled). {lookup.describe(None)} "
-            f"{_where_to_get_it(rel or 'the bundle')}"
-        )
-    url = source.url_for(version)
-    shown = _display_url(url)
-    try:
-        with _staging(directory) as stage:
-            _download(url, stage, options, label)
-            digest = stage.finish()
-            _validate(stage.path, layout, f"{label} downloaded from {shown}", options.limits)
-            return stage.commit(name_for(digest)), digest
-    except _DownloadError as exc:
-        hint = ""
-        if exc.status == 404:
-            hint = f" Check that release {version!r} of {source.name} exists."
-        raise FetchError(
-            f"cannot download {label} from {shown}: {exc.reason}.{hint} {lookup.describe(None)} "
-            f"{_where_to_get_it(rel or 'the bundle')}"
-        ) from None
+    fetched = _fetch_release(source, version, options, offline="cannot pin {label} offline")
+    return fetched.path, fetched.sha256
 
 
 @dataclass(frozen=True)
@@ -832,6 +786,20 @@ def fetch_release(
     ``confirm``, a download is made twice and both must have the same sha256 (the file upstream serves
     is stable); mirror files are read once.
     """
+    return _fetch_release(source, version, options, expected=expected, confirm=confirm)
+
+
+def _fetch_release(
+    source: Source,
+    version: str,
+    options: FetchOptions,
+    *,
+    expected: str = "",
+    confirm: bool = False,
+    offline: str = "{label} is not available offline",
+) -> Fetched:
+    """What :func:`resolve_pin` and :func:`fetch_release` share; ``offline`` starts the message of the
+    error raised when the bundle is in no mirror and network use is disabled (``{label}`` is filled in)."""
     if not VERSION.match(version):
         raise FetchError(
             f"{version!r} is not a usable release tag for {source.name}: use letters, digits, '.', '_', '+' "
@@ -861,6 +829,7 @@ def fetch_release(
                 if expected and digest != expected:
                     raise mismatch(f"mirror file {candidate}", digest)
                 _validate(stage.path, layout, f"mirror file {candidate}", options.limits)
+                log.debug("%s: found in mirror %s", label, candidate)
                 return Fetched(stage.commit(name_for(digest)), digest, "mirror", str(candidate))
         except OSError as exc:
             log.warning("%s: cannot read mirror file %s: %s", label, candidate, exc)
@@ -868,7 +837,7 @@ def fetch_release(
 
     if options.offline:
         raise FetchError(
-            f"{label} is not available offline (network use is disabled). {lookup.describe(None)} "
+            f"{offline.format(label=label)} (network use is disabled). {lookup.describe(None)} "
             f"{_where_to_get_it(rel or 'the bundle')}"
         )
     url = source.url_for(version)
