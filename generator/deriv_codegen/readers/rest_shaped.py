@@ -28,38 +28,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from ..errors import Problem
 from ..ir import BODY, ApiIR, Operation, RestShapedSchema
-from ..schema_diff import compare_schemas, local_resolver
+from ..schema_diff import FieldChangeKind, compare_schemas, local_resolver
 from .deriv_ws import properties
 
 _MENTION = re.compile(r"(?:\b(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS)\s+)?(/[A-Za-z0-9_\-./{}]+)")
 _VERSION = re.compile(r"^v\d+$")
 _LOCATION = {"headers": "header", "path": "path", "query": "query", "body": "body"}
-#: Kinds of field differences worth reporting between a pair and its operation.
-_COMPARED = frozenset(
-    {
-        "field-added",
-        "field-removed",
-        "became-required",
-        "became-optional",
-        "type-narrowed",
-        "type-widened",
-        "type-changed",
-        "enum-added",
-        "enum-removed",
-        "pattern-added",
-        "pattern-removed",
-        "pattern-changed",
-        "bound-tightened",
-        "bound-loosened",
-        "format-added",
-        "format-removed",
-        "format-changed",
-    }
-)
+#: Kinds of field differences worth reporting between a pair and its operation: all but whether
+#: extra properties are allowed, the alternatives (``oneOf``/``anyOf``) and defaults.
+_COMPARED: frozenset[FieldChangeKind] = frozenset(get_args(FieldChangeKind)) - {
+    "closed",
+    "opened",
+    "alternatives-changed",
+    "default-changed",
+}
 
 
 def check_rest_shaped(ir: ApiIR) -> list[Problem]:
