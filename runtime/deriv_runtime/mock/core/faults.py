@@ -9,9 +9,9 @@ like is the API's business.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
 __all__ = [
     "GARBAGE",
@@ -22,6 +22,8 @@ __all__ = [
     "HttpFaults",
     "RestFault",
     "ServingOptions",
+    "check_count",
+    "take_fault",
 ]
 
 DropMode = Literal["abort", "close"]
@@ -38,6 +40,38 @@ GARBAGE: Mapping[str, str | bytes] = {
 def garbage_cycle() -> itertools.cycle[str | bytes]:
     """Garbage frames of every kind, in turn, forever."""
     return itertools.cycle(GARBAGE[kind] for kind in ("text", "binary", "array"))
+
+
+class CountedFault(Protocol):
+    """A forced answer that counts down: ``remaining`` more (``None``: until cleared), ``hits`` used."""
+
+    remaining: int | None
+    hits: int
+
+
+F = TypeVar("F", bound=CountedFault)
+
+
+def check_count(count: int | None) -> None:
+    """Refuse a fault's count below 1 (``None``: until cleared)."""
+    if count is not None and count < 1:
+        raise ValueError("count must be at least 1 (None: until cleared)")
+
+
+def take_fault(faults: list[F], key: str | None, target: Callable[[F], str | None]) -> F | None:
+    """The first of ``faults`` whose ``target`` is ``key`` or ``None`` (any), counted as used: its
+    ``hits`` go up, its ``remaining`` down, and it leaves ``faults`` when none remain."""
+    for fault in faults:
+        wanted = target(fault)
+        if wanted is not None and wanted != key:
+            continue
+        fault.hits += 1
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                faults.remove(fault)
+        return fault
+    return None
 
 
 @dataclass(slots=True)
@@ -86,21 +120,11 @@ class HttpFaults:
         """Refuse a status that is not 4xx, 5xx or 0 (drop), and a count below 1."""
         if status != 0 and not 400 <= status <= 599:
             raise ValueError(f"a forced status must be 4xx or 5xx (0: drop the connection), not {status}")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1 (None: until cleared)")
+        check_count(count)
 
     def take(self, key: str) -> RestFault | None:
         """The fault that answers this request to ``key`` (counted as used), if any."""
-        for fault in self.faults:
-            if fault.operation is not None and fault.operation != key:
-                continue
-            fault.hits += 1
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            return fault
-        return None
+        return take_fault(self.faults, key, lambda f: f.operation)
 
     def delay_for(self, key: str) -> float:
         return self.delays.get(key, self.delay)
@@ -139,24 +163,14 @@ class CallFaults:
     def add(
         self, code: str, call: str | None = None, *, count: int | None = 1, message: str | None = None
     ) -> CallFault:
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1 (None: until cleared)")
+        check_count(count)
         fault = CallFault(code, call, count, message)
         self.faults.append(fault)
         return fault
 
     def take(self, call: str | None) -> CallFault | None:
         """The fault that answers this request to ``call`` (counted as used), if any."""
-        for fault in self.faults:
-            if fault.call is not None and fault.call != call:
-                continue
-            fault.hits += 1
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            return fault
-        return None
+        return take_fault(self.faults, call, lambda f: f.call)
 
     def clear(self) -> None:
         self.faults.clear()

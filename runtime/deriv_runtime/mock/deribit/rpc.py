@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ..core.faults import check_count, take_fault
 from ..core.synth import Synthesiser, SynthesisError
 from .auth import HttpCredentials, TokenBook, unauthorized
 from .keys import CredentialError
@@ -225,23 +226,13 @@ class RpcFaults:
     def add(
         self, code: int, method: str | None, count: int | None, message: str | None, data: Any
     ) -> RpcFault:
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1 (None: until cleared)")
+        check_count(count)
         fault = RpcFault(code, method, count, message or error_message(code), data)
         self.faults.append(fault)
         return fault
 
     def take(self, method: str) -> RpcFault | None:
-        for fault in self.faults:
-            if fault.method is not None and fault.method != method:
-                continue
-            fault.hits += 1
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            return fault
-        return None
+        return take_fault(self.faults, method, lambda f: f.method)
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from typing import Any, Literal, Self, Unpack
 from urllib.parse import urlencode
 
 from ...calls import CallInfo
-from ..core.faults import ServingOptions
+from ..core.faults import ServingOptions, check_count, take_fault
 from ..core.record import SECRET_KEYS, redact_tree
 from ..core.synth import Synthesiser, SynthesisError
 from ..core.ws import WebSocketMock
@@ -252,8 +252,7 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
         """Answer the next ``count`` requests to ``call`` (``None``: any; ``count=None``: until
         :meth:`clear_faults`) with the API error ``code`` (``"RateLimit"``, ``"InvalidToken"``...),
         before any other check but the app_id's."""
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1 (None: until cleared)")
+        check_count(count)
         fault = LegacyFault(code, message or f"Mock error: {code}.", call, count)
         self._apply(lambda: self.faults.append(fault))
         return fault
@@ -268,16 +267,8 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
         self._apply(self.faults.clear)
 
     def take_fault(self, call: str | None) -> MockAPIError | None:
-        for fault in self.faults:
-            if fault.call is not None and fault.call != call:
-                continue
-            fault.hits += 1
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            return MockAPIError(fault.code, fault.message)
-        return None
+        fault = take_fault(self.faults, call, lambda f: f.call)
+        return None if fault is None else MockAPIError(fault.code, fault.message)
 
     # -- observability ------------------------------------------------------------------------
 
