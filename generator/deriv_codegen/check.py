@@ -92,32 +92,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _release_contract(args: argparse.Namespace) -> Contract:
+    from .cli import fetch_options, unpinned_label
     from .config import load_api_config
-    from .fetch import FetchOptions, fetch, fetch_from, mirrors_from_env, resolve_pin
+    from .diff import open_tag
+    from .fetch import fetch_from
     from .ir import BundleInfo
-    from .limits import LIMITS
     from .readers import read_bundle
     from .sources import find_sources_file, load_sources
 
     sources = load_sources(args.sources or find_sources_file())
-    root = sources.project_root
-    options = FetchOptions(
-        cache_dir=(args.cache_dir or root / "schemas" / ".cache").resolve(),
-        mirrors=(*(m.resolve() for m in [*args.mirror, *mirrors_from_env()]), *sources.mirrors),
-        offline=args.offline,
-        limits=sources.limits.raised(**{name: getattr(args, name) for name in LIMITS}),
-    )
+    options = fetch_options(args, sources)
     source = sources.get(args.source)
     if args.from_:
         bundle, digest = fetch_from(args.from_, source.layout, options)
-        version = _label(args.from_)
-    elif args.release and args.release != source.version:
-        bundle, digest = resolve_pin(source, args.release, options)
-        version = args.release
+        info = BundleInfo(source.name, unpinned_label(args.from_), digest, str(bundle))
     else:
-        bundle, digest, version = fetch(source, options), source.sha256, source.version
-    config = load_api_config(root / "schemas" / "overrides", source.name)
-    info = BundleInfo(source.name, version, digest, str(bundle))
+        bundle, info = open_tag(source, args.release or source.version, options)
+    config = load_api_config(sources.project_root / "schemas" / "overrides", source.name)
     return contract_from_ir(read_bundle(bundle, source.layout, info, options.limits, config))
 
 
@@ -144,13 +135,6 @@ def contract_from_ir(ir: ApiIR) -> Contract:
         return Contract(source, version, methods=methods, channels=channels)
     calls = {op.name: CallSchemas(op.params_schema, op.result_schema) for op in ir.bound("deriv-ws")}
     return Contract(source, version, calls=calls, rest=ir.openapi)
-
-
-def _label(location: str) -> str:
-    name = location.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".zip", ".json"):
-        name = name.removesuffix(suffix)
-    return f"unpinned-{name}" if name else "unpinned"
 
 
 __all__ = ["add_parser", "contract_from_ir", "run"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CodegenError, Problem
-from .fetch import MIRRORS_ENV, mirrors_from_env
+from .fetch import MIRRORS_ENV, location_name, mirrors_from_env
 from .limits import DEFAULT_LIMITS, LIMITS
 
 if TYPE_CHECKING:
@@ -199,18 +199,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace) -> int:
+def fetch_options(args: argparse.Namespace, sources: SourcesFile) -> FetchOptions:
+    """How to fetch bundles, from the common options (``--cache-dir``, ``--mirror``, ``--offline``,
+    the limits) and ``sources.toml``."""
     from .fetch import FetchOptions
-    from .sources import find_sources_file, load_sources
 
-    sources = load_sources(args.sources or find_sources_file())
-    root = sources.project_root
-    options = FetchOptions(
-        cache_dir=(args.cache_dir or root / "schemas" / ".cache").resolve(),
+    return FetchOptions(
+        cache_dir=(args.cache_dir or sources.project_root / "schemas" / ".cache").resolve(),
         mirrors=(*(m.resolve() for m in [*args.mirror, *mirrors_from_env()]), *sources.mirrors),
         offline=args.offline,
         limits=sources.limits.raised(**{name: getattr(args, name) for name in LIMITS}),
     )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .sources import find_sources_file, load_sources
+
+    sources = load_sources(args.sources or find_sources_file())
+    options = fetch_options(args, sources)
     if args.command == "diff":
         return _diff(args, sources, options)
     selected = getattr(args, "source", None)
@@ -285,7 +291,7 @@ def _generate(
     for source in chosen:
         if args.from_:
             bundle, digest = fetch_from(args.from_, source.layout, options)
-            label = args.label or _label_from(args.from_)
+            label = args.label or unpinned_label(args.from_)
             info = BundleInfo(source.name, label, digest, args.from_)
             if beside:  # never over the pinned build, unless --out asks for it
                 out = (root / "generated" / UNPINNED_DIR / _path_part(label)).resolve()
@@ -366,10 +372,9 @@ def _path_part(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", label).strip(".") or "unpinned"
 
 
-def _label_from(location: str) -> str:
-    name = location.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".zip", ".json"):
-        name = name.removesuffix(suffix)
+def unpinned_label(location: str) -> str:
+    """The version label of a bundle given by location (``generate --from``, ``check --from``)."""
+    name = location_name(location)
     return f"unpinned-{name}" if name else "unpinned"
 
 

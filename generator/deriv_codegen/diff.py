@@ -622,12 +622,21 @@ def open_release(
     ``generate --from``: a zip, an extracted directory, a JSON document, an http(s) URL (always, with
     ``location``); a location's version label is its file name without ``.zip``/``.json``.
     """
-    from .fetch import fetch, fetch_from, resolve_pin, sha256_file
+    from .fetch import fetch_from, location_name
     from .ir import BundleInfo
 
     if location or looks_like_location(release):
         path, digest = fetch_from(release, source.layout, options)
-        return path, BundleInfo(source.name, _label(release), digest, release)
+        return path, BundleInfo(source.name, location_name(release) or release, digest, release)
+    return open_tag(source, release, options)
+
+
+def open_tag(source: Source, release: str, options: FetchOptions) -> tuple[Path, BundleInfo]:
+    """The bundle of release tag ``release`` of ``source`` (the pin, fetched and verified; else the
+    cache, mirrors, then upstream), and its :class:`BundleInfo`."""
+    from .fetch import fetch, resolve_pin, sha256_file
+    from .ir import BundleInfo
+
     if release == source.version:
         path = fetch(source, options)
         return path, BundleInfo(source.name, release, source.sha256, str(path))
@@ -653,13 +662,6 @@ def _cached(source: Source, release: str, options: FetchOptions) -> Path | None:
         if len(short) == 16 and sha256_file(path).startswith(short):
             return path
     return None
-
-
-def _label(location: str) -> str:
-    name = location.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".zip", ".json"):
-        name = name.removesuffix(suffix)
-    return name or location
 
 
 def read_release(

@@ -51,6 +51,7 @@ __all__ = [
     "fetch",
     "fetch_from",
     "fetch_release",
+    "location_name",
     "mirrors_from_env",
     "resolve_pin",
     "sha256_file",
@@ -754,6 +755,15 @@ def fetch_from(location: str, layout: str, options: FetchOptions) -> tuple[Path,
         return path.resolve(), ""
     _validate(path, spec, str(path), options.limits)
     return path.resolve(), sha256_file(path)
+
+
+def location_name(location: str) -> str:
+    """The file name a bundle's path or URL ends with, without ``.zip``/``.json`` (may be empty): what
+    the version label of a bundle given by location is made from."""
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".zip", ".json"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def resolve_pin(source: Source, version: str, options: FetchOptions) -> tuple[Path, str]:
