@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deriv_runtime.schema_tolerance import json_type
+
 #: Longest chain of nested schemas followed; deeper differences are not looked for.
 MAX_DEPTH = 48
 
@@ -45,6 +47,12 @@ FieldChangeKind = Literal[
     "alternatives-changed",
     "default-changed",
 ]
+
+#: Constraints compared as whole values: the kinds of their addition, removal and change.
+_NAMED_CONSTRAINTS: dict[str, tuple[FieldChangeKind, FieldChangeKind, FieldChangeKind]] = {
+    "pattern": ("pattern-added", "pattern-removed", "pattern-changed"),
+    "format": ("format-added", "format-removed", "format-changed"),
+}
 
 #: Bounds and whether a larger value accepts more (``True``: an upper bound).
 _BOUNDS: dict[str, bool] = {
@@ -141,9 +149,9 @@ def types_of(schema: Mapping[str, Any]) -> frozenset[str]:
         found.update(str(t) for t in raw)
     if not found:
         if "const" in schema:
-            found.add(_type_of_value(schema["const"]))
+            found.add(json_type(schema["const"]))
         elif isinstance(schema.get("enum"), list) and schema["enum"]:
-            found.update(_type_of_value(v) for v in schema["enum"])
+            found.update(json_type(v) for v in schema["enum"])
         elif isinstance(schema.get("properties"), dict):
             found.add("object")
         elif "items" in schema:
@@ -151,20 +159,6 @@ def types_of(schema: Mapping[str, Any]) -> frozenset[str]:
     if found and schema.get("nullable") is True:
         found.add("null")
     return frozenset(found)
-
-
-def _type_of_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _accepts(types: frozenset[str]) -> frozenset[str]:
@@ -296,29 +290,20 @@ class _Walker:
             yield FieldChange(path, "enum-removed", f"value(s) removed: {_show(removed)}")
 
     def _constraints(self, old: dict[str, Any], new: dict[str, Any], path: str) -> Iterator[FieldChange]:
-        a, b = old.get("pattern"), new.get("pattern")
-        if a != b:
-            if a is None:
-                yield FieldChange(path, "pattern-added", f"pattern {_show(b)}")
-            elif b is None:
-                yield FieldChange(path, "pattern-removed", f"pattern {_show(a)} dropped")
-            else:
-                yield FieldChange(path, "pattern-changed", f"pattern {_show(a)} -> {_show(b)}")
-        a, b = old.get("format"), new.get("format")
-        if a != b:
-            if a is None:
-                yield FieldChange(path, "format-added", f"format {_show(b)}")
-            elif b is None:
-                yield FieldChange(path, "format-removed", f"format {_show(a)} dropped")
-            else:
-                yield FieldChange(path, "format-changed", f"format {_show(a)} -> {_show(b)}")
+        for key, (added, removed, changed) in _NAMED_CONSTRAINTS.items():
+            a, b = old.get(key), new.get(key)
+            if a != b:
+                if a is None:
+                    yield FieldChange(path, added, f"{key} {_show(b)}")
+                elif b is None:
+                    yield FieldChange(path, removed, f"{key} {_show(a)} dropped")
+                else:
+                    yield FieldChange(path, changed, f"{key} {_show(a)} -> {_show(b)}")
         for name, upper in _BOUNDS.items():
             x, y = old.get(name), new.get(name)
             if x == y or isinstance(x, bool) or isinstance(y, bool):
                 continue  # OpenAPI 3.0's boolean exclusiveMinimum: read with minimum
-            if x is not None and not isinstance(x, (int, float)):
-                continue
-            if y is not None and not isinstance(y, (int, float)):
+            if any(v is not None and not isinstance(v, (int, float)) for v in (x, y)):
                 continue
             shown = (
                 f"{name} {_show(x) if x is not None else 'none'} -> {_show(y) if y is not None else 'none'}"
