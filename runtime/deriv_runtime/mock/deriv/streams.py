@@ -66,22 +66,36 @@ class CandleStream(Subscription):
 
 
 class ProposalStream(Subscription):
+    """A proposal re-priced on every tick of its symbol (a priced-out contract streams its error)."""
+
+    def contract_params(self) -> Mapping[str, Any]:
+        """The request's contract parameters as the pricing reads them."""
+        return self.request
+
+    def body(self, quote: Quote) -> dict[str, Any]:
+        return proposal_body(quote, self.id)
+
     def on_tick(self, conn: Connection, tick: Tick) -> None:
         if tick.symbol != self.symbol:
             return
         try:
-            quote = price_contract(self.request, conn.server.market)
+            quote = price_contract(self.contract_params(), conn.server.market)
         except MockAPIError as exc:
             conn.push(self, {"error": exc.as_error()}, msg_type="proposal")
             return
         conn.remember_proposal(self.id, quote.parameters)
-        conn.push(self, {"proposal": proposal_body(quote, self.id)})
+        conn.push(self, {"proposal": self.body(quote)})
 
 
 class ContractStream(Subscription):
+    """An open contract: an update on each tick of its symbol, a last one when it closes."""
+
     def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.contract = contract
+
+    def body(self) -> dict[str, Any]:
+        return self.contract.poc(self.id)
 
     def on_tick(self, conn: Connection, tick: Tick) -> None:
         if tick.symbol == self.contract.symbol and self.contract.current is tick:
@@ -92,9 +106,7 @@ class ContractStream(Subscription):
             self._update(conn)
 
     def _update(self, conn: Connection) -> None:
-        conn.push(
-            self, {"proposal_open_contract": self.contract.poc(self.id)}, msg_type="proposal_open_contract"
-        )
+        conn.push(self, {"proposal_open_contract": self.body()}, msg_type="proposal_open_contract")
         if self.contract.is_sold:
             conn.end(self)
 
@@ -108,13 +120,17 @@ class BalanceStream(Subscription):
 
 
 class TransactionStream(Subscription):
+    """Every buy, sale and settlement on the connection's account."""
+
+    #: The key of a contract's symbol in the body.
+    SYMBOL_KEY = "underlying_symbol"
+
     def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        account = conn.account
         body: dict[str, Any] = {
             "action": txn.action,
             "amount": txn.amount,
             "balance": txn.balance_after,
-            "currency": account.currency,
+            "currency": conn.account.currency,
             "id": self.id,
             "transaction_id": txn.transaction_id,
             "transaction_time": txn.time,
@@ -125,8 +141,8 @@ class TransactionStream(Subscription):
                 contract_id=contract.contract_id,
                 longcode=contract.quote.longcode,
                 purchase_time=contract.purchase_time,
-                underlying_symbol=contract.symbol,
             )
+            body[self.SYMBOL_KEY] = contract.symbol
             if contract.expiry_time is not None:
                 body["date_expiry"] = contract.expiry_time
         conn.push(self, {"transaction": body})

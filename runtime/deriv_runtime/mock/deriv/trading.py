@@ -291,16 +291,7 @@ class Contract:
             body["expiry_time"] = expiry
         if self.is_sold and self.sell_time is not None:
             body["date_settlement"] = self.sell_time
-        if q.duration_unit == "t" and q.duration is not None:
-            body["tick_count"] = q.duration
-            body["tick_passed"] = self.ticks_after_entry()
-            body["tick_stream"] = [
-                {"epoch": t.epoch, "tick": t.quote, "tick_display_value": t.display()} for t in self.ticks
-            ]
-        if q.multiplier is not None:
-            body["multiplier"] = q.multiplier
-        if q.growth_rate is not None:
-            body["growth_rate"] = q.growth_rate
+        body.update(self.poc_terms())
         if q.contract_type in MULTIPLIERS:
             body["limit_order"] = {
                 name: {
@@ -316,6 +307,23 @@ class Contract:
         if subscription_id is not None:
             body["id"] = subscription_id
         return body
+
+    def poc_terms(self) -> dict[str, Any]:
+        """The ticks of a tick contract, its multiplier and growth rate, as every API's
+        ``proposal_open_contract`` shows them."""
+        q = self.quote
+        terms: dict[str, Any] = {}
+        if q.duration_unit == "t" and q.duration is not None:
+            terms["tick_count"] = q.duration
+            terms["tick_passed"] = self.ticks_after_entry()
+            terms["tick_stream"] = [
+                {"epoch": t.epoch, "tick": t.quote, "tick_display_value": t.display()} for t in self.ticks
+            ]
+        if q.multiplier is not None:
+            terms["multiplier"] = q.multiplier
+        if q.growth_rate is not None:
+            terms["growth_rate"] = q.growth_rate
+        return terms
 
     def portfolio_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {

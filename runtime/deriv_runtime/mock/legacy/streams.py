@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..deriv.market import Tick
-from ..deriv.pricing import MULTIPLIERS, MockAPIError, Quote, price_contract
-from ..deriv.session import Connection, Subscription
+from ..deriv import streams as options
+from ..deriv.pricing import MULTIPLIERS, Quote
 from ..deriv.streams import proposal_body
-from ..deriv.trading import Contract, Transaction
+from ..deriv.trading import Contract
 
 __all__ = [
     "ContractStream",
@@ -97,16 +96,7 @@ def poc_body(contract: Contract, subscription_id: str | None = None) -> dict[str
         body["date_settlement"] = contract.sell_time
         body["sell_time"] = contract.sell_time
         body["sell_price"] = contract.sell_price or 0.0
-    if q.duration_unit == "t" and q.duration is not None:
-        body["tick_count"] = q.duration
-        body["tick_passed"] = contract.ticks_after_entry()
-        body["tick_stream"] = [
-            {"epoch": t.epoch, "tick": t.quote, "tick_display_value": t.display()} for t in contract.ticks
-        ]
-    if q.multiplier is not None:
-        body["multiplier"] = q.multiplier
-    if q.growth_rate is not None:
-        body["growth_rate"] = q.growth_rate
+    body.update(contract.poc_terms())
     if subscription_id is not None:
         body["id"] = subscription_id
     return body
@@ -119,67 +109,24 @@ def portfolio_entry(contract: Contract) -> dict[str, Any]:
     return entry
 
 
-class ProposalStream(Subscription):
-    """A proposal re-priced on every tick of its symbol (a priced-out contract streams its error)."""
+class ProposalStream(options.ProposalStream):
+    """A proposal re-priced on every tick of its symbol, in v3's shape."""
 
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol != self.symbol:
-            return
-        try:
-            quote = price_contract(contract_params(self.request), conn.server.market)
-        except MockAPIError as exc:
-            conn.push(self, {"error": exc.as_error()}, msg_type="proposal")
-            return
-        conn.remember_proposal(self.id, quote.parameters)
-        conn.push(self, {"proposal": v3_proposal_body(quote, self.id)})
+    def contract_params(self) -> Mapping[str, Any]:
+        return contract_params(self.request)
+
+    def body(self, quote: Quote) -> dict[str, Any]:
+        return v3_proposal_body(quote, self.id)
 
 
-class ContractStream(Subscription):
-    """An open contract: an update on each tick of its symbol, a last one when it closes."""
+class ContractStream(options.ContractStream):
+    """An open contract, in v3's shape."""
 
-    def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.contract = contract
-
-    def on_tick(self, conn: Connection, tick: Tick) -> None:
-        if tick.symbol == self.contract.symbol and self.contract.current is tick:
-            self._update(conn)
-
-    def on_contract_closed(self, conn: Connection, contract: Contract) -> None:
-        if contract is self.contract:
-            self._update(conn)
-
-    def _update(self, conn: Connection) -> None:
-        conn.push(
-            self,
-            {"proposal_open_contract": poc_body(self.contract, self.id)},
-            msg_type="proposal_open_contract",
-        )
-        if self.contract.is_sold:
-            conn.end(self)
+    def body(self) -> dict[str, Any]:
+        return poc_body(self.contract, self.id)
 
 
-class TransactionStream(Subscription):
-    """Every buy, sale and settlement on the connection's account."""
+class TransactionStream(options.TransactionStream):
+    """Every buy, sale and settlement on the connection's account (``symbol``, v3's name)."""
 
-    def on_transaction(self, conn: Connection, txn: Transaction) -> None:
-        body: dict[str, Any] = {
-            "action": txn.action,
-            "amount": txn.amount,
-            "balance": txn.balance_after,
-            "currency": conn.account.currency,
-            "id": self.id,
-            "transaction_id": txn.transaction_id,
-            "transaction_time": txn.time,
-        }
-        contract = txn.contract
-        if contract is not None:
-            body.update(
-                contract_id=contract.contract_id,
-                longcode=contract.quote.longcode,
-                purchase_time=contract.purchase_time,
-                symbol=contract.symbol,
-            )
-            if contract.expiry_time is not None:
-                body["date_expiry"] = contract.expiry_time
-        conn.push(self, {"transaction": body})
+    SYMBOL_KEY = "symbol"
