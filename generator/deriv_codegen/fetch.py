@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from deriv_runtime._redact import HTTP_LOGGERS, URL_QUERY
+from deriv_runtime.auth._atomic import fsync_directory
 
 from .errors import BundleError, ChecksumMismatch, FetchError
 from .layouts import Layout, get_layout
@@ -335,7 +336,7 @@ class _Stage:
         except OSError as exc:
             raise _cache_error(dest.parent, exc) from None
         self.committed = True
-        _fsync_dir(dest.parent)
+        fsync_directory(dest.parent)
         return dest
 
     def discard(self) -> None:
@@ -373,19 +374,6 @@ def _remove_empty(dirs: Iterable[Path]) -> None:
             d.rmdir()
         except OSError:
             return
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # not supported on this platform (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _cache_error(directory: Path, exc: OSError) -> FetchError:

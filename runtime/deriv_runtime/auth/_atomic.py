@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_file_atomic"]
+__all__ = ["fsync_directory", "write_file_atomic"]
 
 # Hard links are not supported here: fall back to "check, then replace" (a small race, documented).
 _NO_LINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV})
@@ -49,7 +49,7 @@ def write_file_atomic(
         else:
             _create_from(tmp, path)
         tmp = None
-        _fsync_directory(directory)
+        fsync_directory(directory)
     finally:
         if tmp is not None:
             try:
@@ -58,8 +58,9 @@ def write_file_atomic(
                 pass
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX); best effort where directories cannot be opened
+    (Windows). Also used by the generator's download cache (``deriv_codegen.fetch``)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
