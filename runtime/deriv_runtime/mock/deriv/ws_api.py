@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -31,9 +31,43 @@ from .pricing import MockAPIError
 from .session import Connection, is_public, req_id_of
 from .trading import Account
 
-__all__ = ["OptionsHost", "OptionsWsApi"]
+__all__ = ["ClockHost", "OptionsHost", "OptionsWsApi", "move_clock"]
 
 log = logging.getLogger("deriv_runtime.mock")
+
+
+class ClockHost(Platform, Protocol):
+    """What the clock moves: the market, the accounts' contracts and every connection's streams."""
+
+    def sessions(self) -> Sequence[Connection]: ...
+
+
+def move_clock(server: ClockHost) -> list[Tick]:
+    """One tick of the market: the subscribed symbols and those of open contracts move, streams
+    hear their symbol's tick, contracts settle (transactions told after the tick), every stream
+    hears the clock. The ticks made."""
+    conns = server.sessions()
+    symbols = {s.symbol for c in conns for s in c.subscriptions.values() if s.symbol is not None}
+    accounts = list(server.accounts.values())
+    symbols |= {c.symbol for a in accounts for c in a.open_contracts()}
+    ticks: list[Tick] = []
+    if symbols:
+        epoch = server.market.next_epoch()
+        ticks = server.market.advance(symbols, epoch)
+    else:
+        epoch = server.market.now()
+    for tick in ticks:
+        settled = [(account, txn) for account in accounts for txn in account.on_tick(tick)]
+        for conn in conns:
+            for sub in list(conn.subscriptions.values()):
+                if sub.symbol == tick.symbol:
+                    sub.on_tick(conn, tick)
+        for account, txn in settled:
+            server.notify_transaction(txn, account)
+    for conn in conns:
+        for sub in list(conn.subscriptions.values()):
+            sub.on_clock(conn, epoch)
+    return ticks
 
 
 class OptionsHost(Platform, Protocol):
@@ -166,26 +200,4 @@ class OptionsWsApi:
 
     def tick(self) -> list[Tick]:
         """One tick of the market: streams, proposals and contracts move."""
-        server = self.server
-        conns = server.sessions()
-        symbols = {s.symbol for c in conns for s in c.subscriptions.values() if s.symbol is not None}
-        accounts = list(server.accounts.values())
-        symbols |= {c.symbol for a in accounts for c in a.open_contracts()}
-        ticks: list[Tick] = []
-        if symbols:
-            epoch = server.market.next_epoch()
-            ticks = server.market.advance(symbols, epoch)
-        else:
-            epoch = server.market.now()
-        for tick in ticks:
-            settled = [(account, txn) for account in accounts for txn in account.on_tick(tick)]
-            for conn in conns:
-                for sub in list(conn.subscriptions.values()):
-                    if sub.symbol == tick.symbol:
-                        sub.on_tick(conn, tick)
-            for account, txn in settled:
-                server.notify_transaction(txn, account)
-        for conn in conns:
-            for sub in list(conn.subscriptions.values()):
-                sub.on_clock(conn, epoch)
-        return ticks
+        return move_clock(self.server)

@@ -32,6 +32,7 @@ from ..core.ws import WsConnection
 from ..deriv import calls as options
 from ..deriv.market import Tick
 from ..deriv.pricing import MockAPIError
+from ..deriv.ws_api import move_clock
 from .accounts import TokenBook
 from .calls import HANDLERS
 from .session import LegacyConnection, LegacyHost, query_of
@@ -169,26 +170,4 @@ class LegacyWsApi:
 
     def tick(self) -> list[Tick]:
         """One tick of the market: ticks, proposals and open contracts move; contracts settle."""
-        server = self.server
-        conns = server.sessions()
-        symbols = {s.symbol for c in conns for s in c.subscriptions.values() if s.symbol is not None}
-        accounts = list(server.accounts.values())
-        symbols |= {c.symbol for a in accounts for c in a.open_contracts()}
-        ticks: list[Tick] = []
-        if symbols:
-            epoch = server.market.next_epoch()
-            ticks = server.market.advance(symbols, epoch)
-        else:
-            epoch = server.market.now()
-        for tick in ticks:
-            settled = [(account, txn) for account in accounts for txn in account.on_tick(tick)]
-            for conn in conns:
-                for sub in list(conn.subscriptions.values()):
-                    if sub.symbol == tick.symbol:
-                        sub.on_tick(conn, tick)
-            for account, txn in settled:
-                server.notify_transaction(txn, account)
-        for conn in conns:
-            for sub in list(conn.subscriptions.values()):
-                sub.on_clock(conn, epoch)
-        return ticks
+        return move_clock(self.server)
