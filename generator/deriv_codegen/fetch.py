@@ -482,6 +482,22 @@ def _redacted_http_logs() -> Iterator[None]:
             lg.removeFilter(redact)
 
 
+@contextmanager
+def _http_client(options: FetchOptions, headers: dict[str, str]) -> Iterator[httpx.Client]:
+    """An httpx client that follows redirects, checks the URL of every hop (:func:`_check_url`) and
+    keeps query strings out of httpx's logs, for downloads and release listings."""
+    import httpx
+
+    hooks = {"request": [lambda request: _check_url(str(request.url))]}  # every hop, redirects too
+    with (
+        _redacted_http_logs(),
+        httpx.Client(
+            follow_redirects=True, timeout=options.timeout, headers=headers, event_hooks=hooks
+        ) as client,
+    ):
+        yield client
+
+
 def _progress_enabled(options: FetchOptions) -> bool:
     if options.progress is not None:
         return options.progress
@@ -527,19 +543,10 @@ def _retry_after(response: httpx.Response, cap: float) -> float | None:
 
 def _download(url: str, stage: _Stage, options: FetchOptions, label: str) -> None:
     """Download ``url`` into ``stage``, retrying transient failures; raise :class:`_DownloadError`."""
-    import httpx
-
     _check_url(url)
     attempts = max(1, options.retries)
     delay = max(0.0, options.backoff)
-    headers = {"Accept-Encoding": "identity", "User-Agent": "deriv-codegen"}
-    hooks = {"request": [lambda request: _check_url(str(request.url))]}  # every hop, redirects too
-    with (
-        _redacted_http_logs(),
-        httpx.Client(
-            follow_redirects=True, timeout=options.timeout, headers=headers, event_hooks=hooks
-        ) as client,
-    ):
+    with _http_client(options, {"Accept-Encoding": "identity", "User-Agent": "deriv-codegen"}) as client:
         for attempt in range(1, attempts + 1):
             stage.reset()
             try:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import CodegenError, FetchError
-from .fetch import FetchOptions, _check_url, _display_url, _DownloadError, _redacted_http_logs, _scrub
+from .fetch import FetchOptions, _check_url, _display_url, _DownloadError, _http_client, _scrub
 from .sources import VERSION, Source
 
 if TYPE_CHECKING:
@@ -280,8 +280,6 @@ def _token(url: str, environ: Mapping[str, str]) -> str:
 
 def _get(url: str, options: FetchOptions, token: str) -> bytes:
     """GET the listing with timeouts and retries of transient failures; one-line errors."""
-    import httpx
-
     shown = _display_url(url)
     try:
         _check_url(url)
@@ -294,15 +292,9 @@ def _get(url: str, options: FetchOptions, token: str) -> bytes:
     }
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    hooks = {"request": [lambda request: _check_url(str(request.url))]}
     attempts = max(1, options.retries)
     reason = ""
-    with (
-        _redacted_http_logs(),
-        httpx.Client(
-            follow_redirects=True, timeout=options.timeout, headers=headers, event_hooks=hooks
-        ) as client,
-    ):
+    with _http_client(options, headers) as client:
         for attempt in range(1, attempts + 1):
             try:
                 return _attempt(client, url, shown)
