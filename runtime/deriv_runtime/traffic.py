@@ -580,6 +580,13 @@ class Contract:
             found = self._pairs[key] = build()
         return found
 
+    def _tolerant(
+        self, key: tuple[str, str], schema: Mapping[str, Any], keep_required: tuple[str, ...] = ()
+    ) -> _Pair:
+        """The validators of an answer or notification: strict, and tolerant (see
+        :func:`~deriv_runtime.schema_tolerance.tolerant_schema`)."""
+        return self._validators(key, lambda: _pair(schema, tolerant_schema(schema, keep_required)))
+
     # -- checks --
 
     def check(self, message: Any, location: str = "", *, method: str | None = None) -> list[Checked]:
@@ -605,11 +612,8 @@ class Contract:
 
     def _deriv_ws(self, message: Mapping[str, Any], location: str, shown: Any) -> Checked:
         if not self.calls:
-            return Checked(
-                location,
-                "unknown",
-                reason="a WebSocket message, and the release has no WebSocket calls",
-                message=shown,
+            return _unknown(
+                location, None, "a WebSocket message, and the release has no WebSocket calls", shown
             )
         msg_type = message.get("msg_type")
         if msg_type is not None:
@@ -620,29 +624,18 @@ class Contract:
             if call is None and isinstance(echo, Mapping):
                 call = next((str(k) for k in echo if k in self.calls), None)
             if call is None:
-                return Checked(
-                    location,
-                    "unknown",
-                    "response",
-                    reason=f"msg_type {_name(msg_type)} answers no call of the release",
-                    message=shown,
+                return _unknown(
+                    location, "response", f"msg_type {_name(msg_type)} answers no call of the release", shown
                 )
             if "error" in message:
                 return Checked(location, "error", "response", call, message=shown)
-            pair = self._validators(
-                ("response", call),
-                lambda: _pair(self.calls[call].response, tolerant_schema(self.calls[call].response)),
-            )
+            pair = self._tolerant(("response", call), self.calls[call].response, ("msg_type",))
             return _verdict(location, "response", call, _violations(pair, message), shown)
         call = next((str(k) for k in message if k in self.calls), None)
         if call is None:
             first = next(iter(message), None)
-            return Checked(
-                location,
-                "unknown",
-                "request",
-                reason=f"request {_name(first)} names no call of the release",
-                message=shown,
+            return _unknown(
+                location, "request", f"request {_name(first)} names no call of the release", shown
             )
         pair = self._validators(("request", call), lambda: _pair(self.calls[call].request, None))
         return _verdict(location, "request", call, _violations(pair, message), shown)
@@ -655,27 +648,18 @@ class Contract:
             if name == "subscription" and "id" not in message:
                 channel = params.get("channel") if isinstance(params, Mapping) else None
                 if not isinstance(channel, str):
-                    return Checked(
-                        location,
-                        "unknown",
-                        "notification",
-                        reason="a notification without params.channel",
-                        message=shown,
-                    )
+                    return _unknown(location, "notification", "a notification without params.channel", shown)
                 template = self.channel(channel)
                 if template is None:
-                    return Checked(
+                    return _unknown(
                         location,
-                        "unknown",
                         "notification",
-                        reason=f"channel {_name(channel)} matches no channel of the release",
-                        message=shown,
+                        f"channel {_name(channel)} matches no channel of the release",
+                        shown,
                     )
                 assert isinstance(params, Mapping)
                 schema = self.channels[template]
-                pair = self._validators(
-                    ("channel", template), lambda: _pair(schema, tolerant_schema(schema, ()))
-                )
+                pair = self._tolerant(("channel", template), schema)
                 data = params.get("data")
                 return _verdict(
                     location,
@@ -688,69 +672,37 @@ class Contract:
                 return Checked(location, "ok", "notification", "heartbeat", message=shown)
             op = methods.get(name)
             if op is None:
-                return Checked(
-                    location,
-                    "unknown",
-                    "request",
-                    reason=f"method {_name(name)} is not in the release",
-                    message=shown,
-                )
+                return _unknown(location, "request", f"method {_name(name)} is not in the release", shown)
             pair = self._validators(("request", name), lambda: _pair(op.request, None))
             return _verdict(location, "request", name, _violations(pair, params, ("params",)), shown)
         if "result" in message or "error" in message:
             if method is None:
-                return Checked(
+                return _unknown(
                     location,
-                    "unknown",
                     "response",
-                    reason="an answer whose request is not in the recording (pair it by id, or give "
-                    "the method)",
-                    message=shown,
+                    "an answer whose request is not in the recording (pair it by id, or give the method)",
+                    shown,
                 )
             op = methods.get(method)
             if op is None:
-                return Checked(
-                    location,
-                    "unknown",
-                    "response",
-                    reason=f"method {_name(method)} is not in the release",
-                    message=shown,
-                )
+                return _unknown(location, "response", f"method {_name(method)} is not in the release", shown)
             if "error" in message:
                 return Checked(location, "error", "response", method, message=shown)
-            pair = self._validators(
-                ("response", method), lambda: _pair(op.response, tolerant_schema(op.response, ()))
-            )
+            pair = self._tolerant(("response", method), op.response)
             return _verdict(
                 location, "response", method, _violations(pair, message["result"], ("result",)), shown
             )
-        return Checked(
-            location, "unknown", reason="neither a JSON-RPC request, answer nor notification", message=shown
-        )
+        return _unknown(location, None, "neither a JSON-RPC request, answer nor notification", shown)
 
     def _rest(self, record: Mapping[str, Any], location: str, shown: Any) -> list[Checked]:
         verb = str(record["method"]).upper()
         path = _path_of(record)
         if self.rest is None:
-            return [
-                Checked(
-                    location,
-                    "unknown",
-                    "request",
-                    reason="a REST exchange, and the release has no REST API",
-                    message=shown,
-                )
-            ]
+            return [_unknown(location, "request", "a REST exchange, and the release has no REST API", shown)]
         op = next((o for o in self._operations if o.method == verb and o.match(path) is not None), None)
         if op is None:
             return [
-                Checked(
-                    location,
-                    "unknown",
-                    "request",
-                    reason=f"{verb} {_name(path)} is no operation of the release",
-                    message=shown,
-                )
+                _unknown(location, "request", f"{verb} {_name(path)} is no operation of the release", shown)
             ]
         components = self.rest.get("components") or {}
         out: list[Checked] = []
@@ -806,6 +758,11 @@ class Contract:
         return _verdict(
             location, "response", op.key, _violations(pair, record.get("response"), ("response",)), shown
         )
+
+
+def _unknown(location: str, kind: Kind | None, reason: str, shown: Any) -> Checked:
+    """The verdict on a message that matches nothing of the release, and why."""
+    return Checked(location, "unknown", kind, reason=reason, message=shown)
 
 
 def _verdict(location: str, kind: Kind, call: str, found: tuple[Violation, ...], shown: Any) -> Checked:
