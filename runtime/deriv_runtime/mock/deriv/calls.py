@@ -26,7 +26,6 @@ from .streams import (
     TickStream,
     TransactionStream,
     balance_body,
-    proposal_body,
 )
 from .trading import Contract, purchase_receipt
 
@@ -132,24 +131,26 @@ def ticks_history(conn: Connection, call: str, request: dict[str, Any]) -> None:
         conn.answer(request, call, body, msg_type="history")
 
 
-def proposal(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    quote = price_contract(request, conn.server.market)
+def proposal(
+    conn: Connection, call: str, request: dict[str, Any], *, stream: type[ProposalStream] = ProposalStream
+) -> None:
+    """A price for the contract; ``subscribe: 1`` re-prices it on every tick of its symbol
+    (``stream``: the API's shape of proposals)."""
+    quote = price_contract(stream.params_of(request), conn.server.market)
     if request.get("subscribe") == 1:
         sub = conn.subscribe(
-            ProposalStream, call, "proposal", request, "proposal", key=f"proposal:{canonical(request)}",
+            stream, call, "proposal", request, "proposal", key=f"proposal:{canonical(request)}",
             symbol=quote.symbol,
         )  # fmt: skip
         conn.remember_proposal(sub.id, quote.parameters)
-        conn.answer(request, call, {"proposal": proposal_body(quote, sub.id)}, subscription=sub)
+        conn.answer(request, call, {"proposal": stream.body_of(quote, sub.id)}, subscription=sub)
     else:
         proposal_id = conn.server.new_id()
         conn.remember_proposal(proposal_id, quote.parameters)
-        conn.answer(request, call, {"proposal": proposal_body(quote, proposal_id)})
+        conn.answer(request, call, {"proposal": stream.body_of(quote, proposal_id)})
 
 
 def buy(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    server = conn.server
-    account = conn.account
     target = str(request[call])
     if target == "1":
         parameters = request.get("parameters")
@@ -164,22 +165,37 @@ def buy(conn: Connection, call: str, request: dict[str, Any]) -> None:
         if known is None:
             raise MockAPIError("InvalidContractProposal", "Unknown contract proposal.", {"field": "buy"})
         parameters = known
+    buy_contract(conn, call, request, parameters)
+
+
+def buy_contract(
+    conn: Connection,
+    call: str,
+    request: dict[str, Any],
+    parameters: Mapping[str, Any],
+    *,
+    stream: type[ContractStream] = ContractStream,
+) -> None:
+    """Buy the contract ``parameters`` describe, at most at the request's ``price``: the account is
+    debited, ``subscribe: 1`` follows the contract (``stream``: the API's shape of contracts)."""
+    server = conn.server
+    account = conn.account
     quote = price_contract(parameters, server.market, currency=account.currency)
     contract, txn = account.buy(quote, float(request["price"]), server.market.now())
     receipt = purchase_receipt(quote, contract, txn)
     if request.get("subscribe") == 1:
-        sub = _contract_stream(conn, call, request, contract)
+        sub = _contract_stream(conn, call, request, contract, stream)
         conn.answer(request, call, {"buy": receipt}, subscription=sub)
     else:
         conn.answer(request, call, {"buy": receipt})
-    server.notify_transaction(txn, conn.account)
+    server.notify_transaction(txn, account)
 
 
 def _contract_stream(
-    conn: Connection, call: str, request: dict[str, Any], contract: Contract
+    conn: Connection, call: str, request: dict[str, Any], contract: Contract, stream: type[ContractStream]
 ) -> Subscription:
     return conn.subscribe(
-        ContractStream,
+        stream,
         call,
         "proposal_open_contract",
         request,
@@ -280,12 +296,23 @@ def balance(conn: Connection, call: str, request: dict[str, Any]) -> None:
         conn.answer(request, call, {"balance": balance_body(conn, None)})
 
 
-def transaction(conn: Connection, call: str, request: dict[str, Any]) -> None:
-    sub = conn.subscribe(TransactionStream, call, "transaction", request, "transaction", key="transaction")
+def transaction(
+    conn: Connection,
+    call: str,
+    request: dict[str, Any],
+    *,
+    stream: type[TransactionStream] = TransactionStream,
+) -> None:
+    """Streams every buy, sale and settlement of the account (``stream``: the API's shape)."""
+    sub = conn.subscribe(stream, call, "transaction", request, "transaction", key="transaction")
     conn.answer(request, call, {"transaction": {"id": sub.id}}, subscription=sub)
 
 
-def proposal_open_contract(conn: Connection, call: str, request: dict[str, Any]) -> None:
+def proposal_open_contract(
+    conn: Connection, call: str, request: dict[str, Any], *, stream: type[ContractStream] = ContractStream
+) -> None:
+    """One contract (``contract_id``) or every open one; ``subscribe: 1`` follows each until it
+    closes (``stream``: the API's shape of contracts)."""
     account = conn.account
     contract_id = request.get("contract_id")
     contracts = [account.contract(int(contract_id))] if contract_id is not None else account.open_contracts()
@@ -294,10 +321,11 @@ def proposal_open_contract(conn: Connection, call: str, request: dict[str, Any])
         return
     for contract in contracts:
         if request.get("subscribe") == 1 and contract.is_open:
-            sub = _contract_stream(conn, call, request, contract)
-            conn.answer(request, call, {"proposal_open_contract": contract.poc(sub.id)}, subscription=sub)
+            sub = _contract_stream(conn, call, request, contract, stream)
+            body = stream.body_of(contract, sub.id)
+            conn.answer(request, call, {"proposal_open_contract": body}, subscription=sub)
         else:
-            conn.answer(request, call, {"proposal_open_contract": contract.poc()})
+            conn.answer(request, call, {"proposal_open_contract": stream.body_of(contract)})
 
 
 def portfolio(conn: Connection, call: str, request: dict[str, Any]) -> None:

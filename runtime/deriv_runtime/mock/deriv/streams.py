@@ -68,23 +68,26 @@ class CandleStream(Subscription):
 class ProposalStream(Subscription):
     """A proposal re-priced on every tick of its symbol (a priced-out contract streams its error)."""
 
-    def contract_params(self) -> Mapping[str, Any]:
-        """The request's contract parameters as the pricing reads them."""
-        return self.request
+    @staticmethod
+    def params_of(request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A request's contract parameters as the pricing reads them."""
+        return request
 
-    def body(self, quote: Quote) -> dict[str, Any]:
-        return proposal_body(quote, self.id)
+    @staticmethod
+    def body_of(quote: Quote, proposal_id: str) -> dict[str, Any]:
+        """The ``proposal`` body of a quote."""
+        return proposal_body(quote, proposal_id)
 
     def on_tick(self, conn: Connection, tick: Tick) -> None:
         if tick.symbol != self.symbol:
             return
         try:
-            quote = price_contract(self.contract_params(), conn.server.market)
+            quote = price_contract(self.params_of(self.request), conn.server.market)
         except MockAPIError as exc:
             conn.push(self, {"error": exc.as_error()}, msg_type="proposal")
             return
         conn.remember_proposal(self.id, quote.parameters)
-        conn.push(self, {"proposal": self.body(quote)})
+        conn.push(self, {"proposal": self.body_of(quote, self.id)})
 
 
 class ContractStream(Subscription):
@@ -94,8 +97,10 @@ class ContractStream(Subscription):
         super().__init__(*args, **kwargs)
         self.contract = contract
 
-    def body(self) -> dict[str, Any]:
-        return self.contract.poc(self.id)
+    @staticmethod
+    def body_of(contract: Contract, sub_id: str | None = None) -> dict[str, Any]:
+        """The ``proposal_open_contract`` body of a contract."""
+        return contract.poc(sub_id)
 
     def on_tick(self, conn: Connection, tick: Tick) -> None:
         if tick.symbol == self.contract.symbol and self.contract.current is tick:
@@ -106,7 +111,11 @@ class ContractStream(Subscription):
             self._update(conn)
 
     def _update(self, conn: Connection) -> None:
-        conn.push(self, {"proposal_open_contract": self.body()}, msg_type="proposal_open_contract")
+        conn.push(
+            self,
+            {"proposal_open_contract": self.body_of(self.contract, self.id)},
+            msg_type="proposal_open_contract",
+        )
         if self.contract.is_sold:
             conn.end(self)
 

@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..deriv import calls as options
-from ..deriv.pricing import MockAPIError, price_contract
+from ..deriv.pricing import MockAPIError
 from ..deriv.streams import BalanceStream, balance_body
-from ..deriv.trading import purchase_receipt
 from .accounts import authorize_body, is_virtual
 from .session import LegacyConnection
 from .streams import (
@@ -25,9 +24,7 @@ from .streams import (
     ProposalStream,
     TransactionStream,
     contract_params,
-    poc_body,
     portfolio_entry,
-    v3_proposal_body,
 )
 
 __all__ = ["HANDLERS", "TOPUP_AMOUNT", "Handler"]
@@ -126,24 +123,12 @@ def account_list(conn: LegacyConnection, call: str, request: dict[str, Any]) -> 
 
 def proposal(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
     """A price for the contract; ``subscribe: 1`` re-prices it on every tick of its symbol."""
-    quote = price_contract(contract_params(request), conn.server.market)
-    if request.get("subscribe") == 1:
-        sub = conn.subscribe(
-            ProposalStream, call, "proposal", request, "proposal",
-            key=f"proposal:{options.canonical(request)}", symbol=quote.symbol,
-        )  # fmt: skip
-        conn.remember_proposal(sub.id, quote.parameters)
-        conn.answer(request, call, {"proposal": v3_proposal_body(quote, sub.id)}, subscription=sub)
-    else:
-        proposal_id = conn.server.new_id()
-        conn.remember_proposal(proposal_id, quote.parameters)
-        conn.answer(request, call, {"proposal": v3_proposal_body(quote, proposal_id)})
+    options.proposal(conn, call, request, stream=ProposalStream)
 
 
 def buy(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
     """Buy a proposal (its id) or, with ``buy: "1"``, the contract in ``parameters``, at most at
     ``price``; the account is debited, ``subscribe: 1`` follows the contract."""
-    server = conn.server
     target = str(request[call])
     if target == "1":
         parameters = request.get("parameters")
@@ -155,41 +140,12 @@ def buy(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
         if known is None:
             raise MockAPIError("InvalidContractProposal", "Unknown contract proposal")
         parameters = known
-    account = conn.account
-    quote = price_contract(parameters, server.market, currency=account.currency)
-    contract, txn = account.buy(quote, float(request["price"]), server.market.now())
-    receipt = purchase_receipt(quote, contract, txn)
-    if request.get("subscribe") == 1:
-        sub = conn.subscribe(
-            ContractStream, call, "proposal_open_contract", request, "proposal_open_contract",
-            key=f"poc:{contract.contract_id}", symbol=contract.symbol,
-            schema_call="proposal_open_contract", contract=contract,
-        )  # fmt: skip
-        conn.answer(request, call, {"buy": receipt}, subscription=sub)
-    else:
-        conn.answer(request, call, {"buy": receipt})
-    server.notify_transaction(txn, account)
+    options.buy_contract(conn, call, request, parameters, stream=ContractStream)
 
 
 def proposal_open_contract(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
     """One contract (``contract_id``) or every open one; ``subscribe: 1`` follows each until it closes."""
-    account = conn.account
-    contract_id = request.get("contract_id")
-    contracts = [account.contract(int(contract_id))] if contract_id is not None else account.open_contracts()
-    if not contracts:
-        conn.answer(request, call, {"proposal_open_contract": {}})
-        return
-    for contract in contracts:
-        if request.get("subscribe") == 1 and contract.is_open:
-            sub = conn.subscribe(
-                ContractStream, call, "proposal_open_contract", request, "proposal_open_contract",
-                key=f"poc:{contract.contract_id}", symbol=contract.symbol, contract=contract,
-            )  # fmt: skip
-            conn.answer(
-                request, call, {"proposal_open_contract": poc_body(contract, sub.id)}, subscription=sub
-            )
-        else:
-            conn.answer(request, call, {"proposal_open_contract": poc_body(contract)})
+    options.proposal_open_contract(conn, call, request, stream=ContractStream)
 
 
 def portfolio(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
@@ -203,8 +159,7 @@ def portfolio(conn: LegacyConnection, call: str, request: dict[str, Any]) -> Non
 
 def transaction(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:
     """Streams every buy, sale and settlement of the account."""
-    sub = conn.subscribe(TransactionStream, call, "transaction", request, "transaction", key="transaction")
-    conn.answer(request, call, {"transaction": {"id": sub.id}}, subscription=sub)
+    options.transaction(conn, call, request, stream=TransactionStream)
 
 
 def active_symbols(conn: LegacyConnection, call: str, request: dict[str, Any]) -> None:

@@ -112,18 +112,21 @@ def portfolio_entry(contract: Contract) -> dict[str, Any]:
 class ProposalStream(options.ProposalStream):
     """A proposal re-priced on every tick of its symbol, in v3's shape."""
 
-    def contract_params(self) -> Mapping[str, Any]:
-        return contract_params(self.request)
+    @staticmethod
+    def params_of(request: Mapping[str, Any]) -> Mapping[str, Any]:
+        return contract_params(request)
 
-    def body(self, quote: Quote) -> dict[str, Any]:
-        return v3_proposal_body(quote, self.id)
+    @staticmethod
+    def body_of(quote: Quote, proposal_id: str) -> dict[str, Any]:
+        return v3_proposal_body(quote, proposal_id)
 
 
 class ContractStream(options.ContractStream):
     """An open contract, in v3's shape."""
 
-    def body(self) -> dict[str, Any]:
-        return poc_body(self.contract, self.id)
+    @staticmethod
+    def body_of(contract: Contract, sub_id: str | None = None) -> dict[str, Any]:
+        return poc_body(contract, sub_id)
 
 
 class TransactionStream(options.TransactionStream):
