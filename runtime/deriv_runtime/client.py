@@ -325,10 +325,20 @@ class _Connect(Generic[K]):
                 await self._on_close()
 
 
+class _Detachable(Protocol):
+    async def detach(self) -> None:
+        """The client closed: let go of it."""
+        ...
+
+
 class TransportClient:
     """What every generated client is: a transport, a default deadline, a strict flag; closing the
     client closes the transport. :class:`BaseClient` (Deriv) and
     :class:`~deriv_runtime.rpc.BaseRpcClient` (JSON-RPC) add the calls."""
+
+    #: The client's ``auth=`` (each subclass says which kind), attached to its transport by
+    #: ``connect``; let go of when the client closes.
+    auth: _Detachable | None = None
 
     def __init__(self, transport: Transport, *, timeout: float | None = 30.0, strict: bool = False) -> None:
         self._transport = transport
@@ -342,8 +352,22 @@ class TransportClient:
     def transport(self) -> Transport:
         return self._transport
 
+    def _sender(self) -> Callable[[JsonObject], Awaitable[JsonObject]]:
+        """A request on this client's transport, with its default deadline: what ``auth`` sends
+        through once attached."""
+        transport, timeout = self._transport, self._timeout
+
+        async def call(payload: JsonObject) -> JsonObject:
+            return await transport.request(payload, timeout=timeout)
+
+        return call
+
     async def close(self) -> None:
-        """Close the transport: streams end, waiting calls fail with ``TransportClosed``."""
+        """Close the transport (streams end, waiting calls fail with ``TransportClosed``), after
+        letting go of ``auth`` if there is one."""
+        auth = self.auth
+        if auth is not None:
+            await auth.detach()
         close = getattr(self._transport, "close", None)
         if close is not None:
             await close()
@@ -405,25 +429,14 @@ class BaseClient(TransportClient):
 
     def _bind(self, auth: SessionAuth) -> None:
         """Attach ``auth`` to this client's transport (done by :meth:`connect`)."""
-        transport, timeout = self._transport, self._timeout
-        protocol = getattr(transport, "protocol", None)
-
-        async def call(payload: JsonObject) -> JsonObject:
-            return await transport.request(payload, timeout=timeout)
+        protocol = getattr(self._transport, "protocol", None)
 
         def private_streams() -> int:
             streams = getattr(protocol, "streams", None) or {}
             return sum(1 for state in streams.values() if getattr(state, "private", False))
 
-        auth.attach(call, private_streams)
+        auth.attach(self._sender(), private_streams)
         self.auth = auth
-
-    async def close(self) -> None:
-        """Close the transport (streams end, waiting calls fail) and let go of ``auth``."""
-        auth = self.auth
-        if auth is not None:
-            await auth.detach()
-        await super().close()
 
     def _check(self, info: CallInfo, message: Mapping[str, Any]) -> None:
         if self._strict:

@@ -232,20 +232,9 @@ class BaseRpcClient(TransportClient):
         return _Connect(cls, url, timeout, False, transport_options, setup=lambda c: c._bind(auth, True))
 
     def _bind(self, auth: DeribitAuth, background: bool) -> None:
-        transport, timeout = self._transport, self._timeout
-
-        async def call(payload: JsonObject) -> JsonObject:
-            return await transport.request(payload, timeout=timeout)
-
         if background:
-            auth.attach(call, background=True)
+            auth.attach(self._sender(), background=True)
         self.auth = auth
-
-    async def close(self) -> None:
-        auth = self.auth
-        if auth is not None:
-            await auth.detach()
-        await super().close()
 
     async def logout(self, *, invalidate_token: bool = True, timeout: float | None = None) -> None:
         """``private/logout``, then close the client (WebSocket only: the server answers by closing
