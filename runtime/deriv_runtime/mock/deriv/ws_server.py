@@ -30,6 +30,7 @@ from .otp import OtpBook, OtpRecord
 from .pricing import MockAPIError
 from .session import Connection, req_id_of
 from .trading import Account, Contract, Transaction
+from .validation import field_problems
 from .ws_api import OptionsWsApi
 
 __all__ = ["WS_PREFIX", "MockServer", "SubscriptionInfo"]
@@ -295,20 +296,7 @@ class MockServer(WebSocketMock[Connection]):
         if validator is None:
             validator = jsonschema_rs.validator_for(dict(self.schemas.calls[call].request))
             self._request_validators[call] = validator
-        details: dict[str, str] = {}
-        for error in validator.iter_errors(request):
-            path = [str(p) for p in error.instance_path]
-            kind: Any = error.kind
-            kind_name = type(kind).__name__
-            if kind_name == "Required":
-                fields = [".".join([*path, str(kind.property)])]
-            elif kind_name == "AdditionalProperties":
-                fields = [".".join([*path, str(name)]) for name in kind.unexpected]
-            else:
-                fields = [".".join(path) or "<request>"]
-            for field in fields:
-                details.setdefault(field, error.message)
-        return details
+        return field_problems(validator, request)
 
     def check_response(self, call: str, message: Mapping[str, Any]) -> None:
         """With ``check_responses``, record how ``message`` breaks the response schema of ``call``."""

@@ -30,6 +30,7 @@ import jsonschema_rs
 import orjson
 
 from ...calls import CallInfo
+from ..deriv.validation import field_problems
 
 __all__ = ["LegacyCall", "LegacySpec", "load_spec"]
 
@@ -111,20 +112,7 @@ class LegacySpec:
 
     def request_problems(self, call: str, request: Mapping[str, Any]) -> dict[str, str]:
         """``{field path: message}`` for each way ``request`` breaks ``send.json`` (empty: valid)."""
-        details: dict[str, str] = {}
-        for error in self.validator(call, "send").iter_errors(request):
-            path = [str(p) for p in error.instance_path]
-            kind: Any = error.kind
-            kind_name = type(kind).__name__
-            if kind_name == "Required":
-                fields = [".".join([*path, str(kind.property)])]
-            elif kind_name == "AdditionalProperties":
-                fields = [".".join([*path, str(name)]) for name in kind.unexpected]
-            else:
-                fields = [".".join(path) or "<request>"]
-            for name in fields:
-                details.setdefault(name, error.message)
-        return details
+        return field_problems(self.validator(call, "send"), request)
 
     def response_problems(self, call: str, message: Mapping[str, Any]) -> list[str]:
         """How ``message`` breaks ``receive.json``, the schema's own contradictions excepted."""
