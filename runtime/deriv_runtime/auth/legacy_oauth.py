@@ -44,7 +44,7 @@ from .authorize import CallbackParams, _error_code, _error_description
 from .config import DEFAULT_SIGNUP_URL
 from .errors import AuthError, OAuthError
 from .legacy import TOKEN
-from .loopback import LoopbackRedirect, _notify, _Verdict
+from .loopback import LoopbackRedirect, _Verdict
 from .secret import Secret
 from .secure import require_secure
 
@@ -426,15 +426,11 @@ class LegacyLoopbackRedirect(LoopbackRedirect):
                 parse_redirect(params)
             except (RedirectError, OAuthError):
                 return "mismatch"
-        with self._lock:
-            if self._result is not None or self._closed:
-                return "done"
-            self._result = params
-            waiters, self._waiters = self._waiters, []
-        self._event.set()
-        for loop, future in waiters:
-            _notify(loop, future, params)
-        return "accepted"
+        return super()._offer(params)
+
+    def _admit(self, params: CallbackParams) -> _Verdict | None:
+        """Any well-formed redirect is kept: it has no ``state`` to check (see the class docstring)."""
+        return None
 
     async def accounts(self, timeout: float | None = None) -> tuple[OAuthAccount, ...]:
         """The accounts of the redirect (see :func:`parse_redirect`). Raises :class:`OAuthError` if

@@ -333,21 +333,30 @@ class LoopbackRedirect:
         return _checked(self._result)
 
     def _offer(self, params: CallbackParams) -> _Verdict:
-        """From the server thread: keep the first callback with the expected state, wake the waiters."""
+        """From the server thread: keep the first callback :meth:`_admit` lets through, wake the
+        waiters."""
         with self._lock:
             if self._result is not None or self._closed:
                 return "done"
-            if self._expected is None:
-                self._pending.append(params)
-                return "held"
-            if not _state_matches(params, self._expected):
-                return "mismatch"
+            refused = self._admit(params)
+            if refused is not None:
+                return refused
             self._result = params
             waiters, self._waiters = self._waiters, []
         self._event.set()
         for loop, future in waiters:
             _notify(loop, future, params)
         return "accepted"
+
+    def _admit(self, params: CallbackParams) -> _Verdict | None:
+        """Under the lock: ``None`` to keep ``params``, else why not (held until :meth:`expect`
+        says which state to expect, or a state that does not match)."""
+        if self._expected is None:
+            self._pending.append(params)
+            return "held"
+        if not _state_matches(params, self._expected):
+            return "mismatch"
+        return None
 
 
 def _state_of(request: AuthorizationRequest | SecretLike | str) -> Secret:
