@@ -119,6 +119,10 @@ class Connection:
     def closed(self) -> bool:
         return self.link.closed
 
+    def trades_on(self, account: Account) -> bool:
+        """Whether the streams of this connection hear of ``account``'s transactions and balance."""
+        return self.account is account
+
     # -- sending ------------------------------------------------------------------------------
 
     def _enqueue(self, message: Mapping[str, Any], *, schema_call: str | None, stream: bool) -> None:

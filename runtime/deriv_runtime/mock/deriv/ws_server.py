@@ -12,7 +12,6 @@ import importlib
 import itertools
 import logging
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self, Unpack
@@ -23,13 +22,14 @@ from ...calls import CallInfo
 from ...schemas import PackageSchemas, load_schemas
 from ..core.faults import CallFault, CallFaults, ServingOptions
 from ..core.loop import Action
-from ..core.synth import Synthesiser, SynthesisError
+from ..core.synth import Synthesiser
 from ..core.ws import WebSocketMock
+from .host import PlatformBase
 from .market import Market, SymbolSpec
 from .otp import OtpBook, OtpRecord
 from .pricing import MockAPIError
 from .session import Connection, req_id_of
-from .trading import Account, Contract, Transaction
+from .trading import Account
 from .validation import field_problems
 from .ws_api import OptionsWsApi
 
@@ -67,7 +67,7 @@ def _derive_calls(schemas: PackageSchemas) -> dict[str, CallInfo]:
     return calls
 
 
-class MockServer(WebSocketMock[Connection]):
+class MockServer(WebSocketMock[Connection], PlatformBase):
     """A schema-driven mock of a Deriv WebSocket API, on a real socket.
 
     ``package`` is a generated client package (its ``schemas.json`` and ``CALLS``). The server
@@ -89,6 +89,7 @@ class MockServer(WebSocketMock[Connection]):
     """
 
     task_prefix = "deriv-mock"
+    ACCOUNT_PREFIXES = ("DOT", "ROT")
 
     def __init__(
         self,
@@ -216,18 +217,10 @@ class MockServer(WebSocketMock[Connection]):
     ) -> Account:
         """Open another account (a demo one starts with the default account's starting balance, a
         real one with 0). Its id is ``DOT9000000n`` (demo) or ``ROT9000000n`` (real) unless given."""
-        if account_id is None:
-            prefix = "DOT" if account_type == "demo" else "ROT"
-            while account_id is None or account_id in self.accounts:
-                account_id = f"{prefix}{90000000 + next(self._account_numbers)}"
-        elif account_id in self.accounts:
-            raise ValueError(f"account {account_id!r} already exists")
-        if balance is None:
-            balance = self.account.starting_balance if account_type == "demo" else 0.0
-        created = Account(
-            balance=balance, currency=currency, loginid=account_id, account_type=account_type, group=group
+        created = self._new_account(
+            account_type, currency=currency, group=group, balance=balance, account_id=account_id
         )
-        self.accounts[account_id] = created
+        self.accounts[created.loginid] = created
         return created
 
     # -- observability ------------------------------------------------------------------------
@@ -240,10 +233,6 @@ class MockServer(WebSocketMock[Connection]):
             for conn in self.sessions()
             for sub in list(conn.subscriptions.values())
         ]
-
-    @property
-    def balance(self) -> float:
-        return self.account.balance
 
     # -- fault injection ----------------------------------------------------------------------
 
@@ -279,9 +268,8 @@ class MockServer(WebSocketMock[Connection]):
 
     # -- protocol -----------------------------------------------------------------------------
 
-    def new_id(self) -> str:
-        """A subscription/proposal id: uuid-like, deterministic for the seed."""
-        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+    def answer_schema(self, call: str) -> Mapping[str, Any]:
+        return self.schemas.calls[call].response
 
     def identify(self, request: Mapping[str, Any]) -> str | None:
         """The call a request is for: its first key that names a call."""
@@ -314,38 +302,3 @@ class MockServer(WebSocketMock[Connection]):
             problem = f"{call} ({message.get('msg_type')}): {where}: {error.message}"
             self.schema_problems.append(problem)
             log.warning("mock response does not match its schema: %s", problem)
-
-    def synthesise_body(self, call: str, msg_type: str, sub_id: str | None) -> dict[str, Any]:
-        """A schema-valid response of ``call``, without its envelope (echo_req, req_id, ...)."""
-        overrides: dict[str, Any] = {"echo_req": {}, "msg_type": msg_type}
-        if sub_id is not None:
-            overrides["subscription"] = {"id": sub_id}
-        message = self.synthesiser.generate(
-            self.schemas.calls[call].response, overrides=overrides, omit=("req_id", "subscription", "error")
-        )
-        if not isinstance(message, dict):
-            raise SynthesisError(f"{call}: the response schema does not describe an object")
-        for key in ("echo_req", "msg_type", "req_id", "subscription"):
-            message.pop(key, None)
-        return message
-
-    def notify_transaction(self, txn: Transaction, account: Account | None = None) -> None:
-        """Tell the streams of every connection on ``account`` (default: :attr:`account`)."""
-        target = self.account if account is None else account
-        for conn in self.sessions():
-            if conn.account is target:
-                for sub in list(conn.subscriptions.values()):
-                    sub.on_transaction(conn, txn)
-
-    def notify_balance(self, account: Account | None = None) -> None:
-        """The balance of ``account`` changed without a transaction (e.g. a demo reset)."""
-        target = self.account if account is None else account
-        for conn in self.sessions():
-            if conn.account is target:
-                for sub in list(conn.subscriptions.values()):
-                    sub.on_balance(conn)
-
-    def notify_contract_closed(self, contract: Contract) -> None:
-        for conn in self.sessions():
-            for sub in list(conn.subscriptions.values()):
-                sub.on_contract_closed(conn, contract)

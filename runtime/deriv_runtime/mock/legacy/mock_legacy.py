@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +33,12 @@ from urllib.parse import urlencode
 from ...calls import CallInfo
 from ..core.faults import ServingOptions, check_count, take_fault
 from ..core.record import SECRET_KEYS, redact_tree
-from ..core.synth import Synthesiser, SynthesisError
+from ..core.synth import Synthesiser
 from ..core.ws import WebSocketMock
+from ..deriv.host import PlatformBase
 from ..deriv.market import Market, SymbolSpec
 from ..deriv.pricing import MockAPIError
-from ..deriv.trading import Account, Contract, Transaction
+from ..deriv.trading import Account
 from .accounts import ALL_SCOPES, SecretMaskingLogger, TokenBook
 from .session import LegacyConnection
 from .spec import LegacySpec, load_spec
@@ -77,7 +77,7 @@ class LegacyFault:
     hits: int = 0
 
 
-class MockLegacy(WebSocketMock[LegacyConnection]):
+class MockLegacy(WebSocketMock[LegacyConnection], PlatformBase):
     """A mock of Deriv's v3 WebSocket API (see the module docstring).
 
     ``source``: the v3 schemas' zip or directory; ``package=``: a generated package shipping them
@@ -95,6 +95,9 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
     """
 
     task_prefix = "legacy-mock"
+    ACCOUNT_PREFIXES = ("VRTC", "CR")
+    ANSWER_SCHEMA_NAME = "receive"
+    ENVELOPE_KEYS = (*PlatformBase.ENVELOPE_KEYS, "passthrough")
     thread_name = "legacy-mock"
 
     def __init__(
@@ -201,18 +204,10 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
     ) -> Account:
         """Open another account: virtual (``VRTC9000000n``, the default starting balance) or real
         (``CR9000000n``, 0), unless ``account_id`` names it."""
-        if account_id is None:
-            prefix = "VRTC" if account_type == "demo" else "CR"
-            while account_id is None or account_id in self.accounts:
-                account_id = f"{prefix}{90000000 + next(self._account_numbers)}"
-        elif account_id in self.accounts:
-            raise ValueError(f"account {account_id!r} already exists")
-        if balance is None:
-            balance = self.account.starting_balance if account_type == "demo" else 0.0
-        created = Account(
-            balance=balance, currency=currency, loginid=account_id, account_type=account_type, group=group
+        created = self._new_account(
+            account_type, currency=currency, group=group, balance=balance, account_id=account_id
         )
-        self._apply(lambda: self.accounts.__setitem__(account_id, created))
+        self._apply(lambda: self.accounts.__setitem__(created.loginid, created))
         return created
 
     def add_token(
@@ -289,10 +284,6 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
         self.received.append(ReceivedRequest(session.number, call, session.loginid, self.redacted(message)))
 
     @property
-    def balance(self) -> float:
-        return self.account.balance
-
-    @property
     def subscriptions(self) -> list[tuple[int, str, str]]:
         """``(connection, kind, subscription id)`` of every live subscription."""
         return [
@@ -303,9 +294,8 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
 
     # -- what the calls use (:class:`~..deriv.platform.Platform`) -----------------------------
 
-    def new_id(self) -> str:
-        """A subscription/proposal id: uuid-like, deterministic for the seed."""
-        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+    def answer_schema(self, call: str) -> Mapping[str, Any]:
+        return self.spec.calls[call].receive
 
     def check_response(self, call: str, message: Mapping[str, Any]) -> None:
         if not self.check_responses or call not in self.spec.calls:
@@ -314,36 +304,3 @@ class MockLegacy(WebSocketMock[LegacyConnection]):
             text = f"{call} ({message.get('msg_type')}): {problem}"
             self.schema_problems.append(text)
             log.warning("mock v3 answer does not match its schema: %s", text)
-
-    def synthesise_body(self, call: str, msg_type: str, sub_id: str | None) -> dict[str, Any]:
-        """A schema-valid answer of ``call``, without its envelope (echo_req, req_id, ...)."""
-        overrides: dict[str, Any] = {"echo_req": {}, "msg_type": msg_type}
-        if sub_id is not None:
-            overrides["subscription"] = {"id": sub_id}
-        message = self.synthesiser.generate(
-            self.spec.calls[call].receive, overrides=overrides, omit=("req_id", "subscription", "error")
-        )
-        if not isinstance(message, dict):
-            raise SynthesisError(f"{call}: the receive schema does not describe an object")
-        for key in ("echo_req", "msg_type", "req_id", "subscription", "passthrough"):
-            message.pop(key, None)
-        return message
-
-    def notify_transaction(self, txn: Transaction, account: Account | None = None) -> None:
-        target = self.account if account is None else account
-        for conn in self.sessions():
-            if conn.authorised and conn.account is target:
-                for sub in list(conn.subscriptions.values()):
-                    sub.on_transaction(conn, txn)
-
-    def notify_balance(self, account: Account | None = None) -> None:
-        target = self.account if account is None else account
-        for conn in self.sessions():
-            if conn.authorised and conn.account is target:
-                for sub in list(conn.subscriptions.values()):
-                    sub.on_balance(conn)
-
-    def notify_contract_closed(self, contract: Contract) -> None:
-        for conn in self.sessions():
-            for sub in list(conn.subscriptions.values()):
-                sub.on_contract_closed(conn, contract)

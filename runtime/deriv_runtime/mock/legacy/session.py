@@ -95,6 +95,10 @@ class LegacyConnection(Connection):
             )
         return grant, account
 
+    def trades_on(self, account: Account) -> bool:
+        """Only an authorized connection hears of its account."""
+        return self.authorised and self.account is account
+
     def logout(self) -> None:
         super().logout()
         self.grants.clear()
