@@ -65,18 +65,18 @@ class PlatformBase:
             message.pop(key, None)
         return message
 
-    def _new_account(
+    def add_account(
         self,
-        account_type: Literal["demo", "real"],
+        account_type: Literal["demo", "real"] = "demo",
         *,
-        currency: str,
-        group: str,
-        balance: float | None,
-        account_id: str | None,
+        currency: str = "USD",
+        group: str = "row",
+        balance: float | None = None,
+        account_id: str | None = None,
     ) -> Account:
-        """Another account, not yet added to :attr:`accounts`: a demo one starts with the default
-        account's starting balance, a real one with 0; its id is the next free one of its prefix
-        (:attr:`ACCOUNT_PREFIXES`) unless ``account_id`` names it (``ValueError`` if taken)."""
+        """Open another account: a demo one starts with the default account's starting balance, a
+        real one with 0; its id is the next free one of its prefix (:attr:`ACCOUNT_PREFIXES`: demo,
+        real) unless ``account_id`` names it (``ValueError`` if taken)."""
         if account_id is None:
             prefix = self.ACCOUNT_PREFIXES[0 if account_type == "demo" else 1]
             while account_id is None or account_id in self.accounts:
@@ -85,9 +85,15 @@ class PlatformBase:
             raise ValueError(f"account {account_id!r} already exists")
         if balance is None:
             balance = self.account.starting_balance if account_type == "demo" else 0.0
-        return Account(
+        created = Account(
             balance=balance, currency=currency, loginid=account_id, account_type=account_type, group=group
         )
+        self._keep_account(created)
+        return created
+
+    def _keep_account(self, account: Account) -> None:
+        """Add a new account to :attr:`accounts`."""
+        self.accounts[account.loginid] = account
 
     def notify_transaction(self, txn: Transaction, account: Account | None = None) -> None:
         """Tell the streams of every connection on ``account`` (default: :attr:`account`)."""

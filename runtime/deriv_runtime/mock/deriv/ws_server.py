@@ -89,6 +89,7 @@ class MockServer(WebSocketMock[Connection], PlatformBase):
     """
 
     task_prefix = "deriv-mock"
+    #: New accounts (:meth:`add_account`): ``DOT9000000n`` (demo) or ``ROT9000000n`` (real).
     ACCOUNT_PREFIXES = ("DOT", "ROT")
 
     def __init__(
@@ -205,23 +206,6 @@ class MockServer(WebSocketMock[Connection], PlatformBase):
     def otps_used(self) -> list[OtpRecord]:
         """The issued OTPs that opened their connection."""
         return [r for r in self.otps_issued if r.used]
-
-    def add_account(
-        self,
-        account_type: Literal["demo", "real"] = "demo",
-        *,
-        currency: str = "USD",
-        group: str = "row",
-        balance: float | None = None,
-        account_id: str | None = None,
-    ) -> Account:
-        """Open another account (a demo one starts with the default account's starting balance, a
-        real one with 0). Its id is ``DOT9000000n`` (demo) or ``ROT9000000n`` (real) unless given."""
-        created = self._new_account(
-            account_type, currency=currency, group=group, balance=balance, account_id=account_id
-        )
-        self.accounts[created.loginid] = created
-        return created
 
     # -- observability ------------------------------------------------------------------------
 

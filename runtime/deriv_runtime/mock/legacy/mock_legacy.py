@@ -95,10 +95,11 @@ class MockLegacy(WebSocketMock[LegacyConnection], PlatformBase):
     """
 
     task_prefix = "legacy-mock"
+    thread_name = "legacy-mock"
+    #: New accounts (:meth:`add_account`): virtual ``VRTC9000000n`` or real ``CR9000000n``.
     ACCOUNT_PREFIXES = ("VRTC", "CR")
     ANSWER_SCHEMA_NAME = "receive"
     ENVELOPE_KEYS = (*PlatformBase.ENVELOPE_KEYS, "passthrough")
-    thread_name = "legacy-mock"
 
     def __init__(
         self,
@@ -193,22 +194,8 @@ class MockLegacy(WebSocketMock[LegacyConnection], PlatformBase):
         """:data:`DEFAULT_TOKEN` (accepted unless ``tokens`` replaced it)."""
         return DEFAULT_TOKEN
 
-    def add_account(
-        self,
-        account_type: Literal["demo", "real"] = "demo",
-        *,
-        currency: str = "USD",
-        group: str = "row",
-        balance: float | None = None,
-        account_id: str | None = None,
-    ) -> Account:
-        """Open another account: virtual (``VRTC9000000n``, the default starting balance) or real
-        (``CR9000000n``, 0), unless ``account_id`` names it."""
-        created = self._new_account(
-            account_type, currency=currency, group=group, balance=balance, account_id=account_id
-        )
-        self._apply(lambda: self.accounts.__setitem__(created.loginid, created))
-        return created
+    def _keep_account(self, account: Account) -> None:
+        self._apply(lambda: self.accounts.__setitem__(account.loginid, account))
 
     def add_token(
         self, token: str | None = None, *, loginid: str | None = None, scopes: Iterable[str] = ALL_SCOPES
