@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .harness import (
     PYTHON,
@@ -22,6 +22,8 @@ from .harness import (
     wall,
 )
 from .runtime_cases import jsonrpc_client, websocket_client
+
+T = TypeVar("T")
 
 _DMCG_CHILD = Path(__file__).resolve().parent / "_dmcg_child.py"
 _SECONDS = re.compile(r"([0-9]+\.[0-9]+) s\)$", re.M)
@@ -43,6 +45,41 @@ def _reported_by_source(stdout: str, sources: list[str]) -> dict[str, float]:
     if missing:
         raise BenchError(f"no '(... N.NN s)' line for {', '.join(missing)} in the CLI's output:\n{stdout}")
     return {name: found[name] for name in sources}
+
+
+def _cli_runner(
+    ws: Workspace, cmd: list[str], reported: list[T], read: Callable[[str], T]
+) -> Callable[[], float]:
+    """A runner of the CLI command ``cmd`` (from the repository) that also keeps what the CLI
+    reports of its own time (``read`` of its output) in ``reported``."""
+
+    def runner() -> float:
+        elapsed, proc = run(cmd, ws.env, cwd=REPO)
+        reported.append(read(proc.stdout))
+        return elapsed
+
+    return runner
+
+
+def _all_apis_row(
+    case: str,
+    pinned: list[str],
+    all_s: list[float],
+    options_s: list[float],
+    reported_all: list[dict[str, float]],
+) -> Row:
+    """``generate --force`` of every pinned API against ``generate deriv-options --force``."""
+    return Row(
+        case,
+        f"generate --force: all {len(pinned)} pinned APIs ({', '.join(pinned)})",
+        median(all_s),
+        spread(all_s),
+        "generate deriv-options --force",
+        median(options_s),
+        spread(options_s),
+        "all <= 8 s",
+        {"ours_samples": all_s, "baseline_samples": options_s, "cli_reported_s": reported_all},
+    )
 
 
 def _pinned() -> list[str]:
@@ -147,16 +184,8 @@ def generate_full(ws: Workspace) -> Outcome:
     reported: list[float] = []
     reported_all: list[dict[str, float]] = []
 
-    def ours() -> float:
-        elapsed, proc = run(cmd, ws.env, cwd=REPO)
-        reported.append(_reported_seconds(proc.stdout))
-        return elapsed
-
-    def ours_all() -> float:
-        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
-        reported_all.append(_reported_by_source(proc.stdout, pinned))
-        return elapsed
-
+    ours = _cli_runner(ws, cmd, reported, _reported_seconds)
+    ours_all = _cli_runner(ws, cmd_all, reported_all, lambda out: _reported_by_source(out, pinned))
     ws_splits: list[dict[str, Any]] = []
     all_splits: list[dict[str, Any]] = []
     runners = {
@@ -191,17 +220,7 @@ def generate_full(ws: Workspace) -> Outcome:
                 "baseline_splits": ws_splits,
             },
         ),
-        Row(
-            "generate_full",
-            f"generate --force: all {len(pinned)} pinned APIs ({', '.join(pinned)})",
-            median(all_s),
-            spread(all_s),
-            "generate deriv-options --force",
-            median(ours_s),
-            spread(ours_s),
-            "all <= 8 s",
-            {"ours_samples": all_s, "baseline_samples": ours_s, "cli_reported_s": reported_all},
-        ),
+        _all_apis_row("generate_full", pinned, all_s, ours_s, reported_all),
     ]
     if "dmcg_all" in samples:
         dmcg_all_s = samples["dmcg_all"]
@@ -247,19 +266,12 @@ def generate_legacy(ws: Workspace) -> Outcome:
     reported_v3: list[float] = []
     reported_all: list[dict[str, float]] = []
 
-    def legacy() -> float:
-        elapsed, proc = run(cmd_v3, ws.env, cwd=REPO)
-        reported_v3.append(_reported_seconds(proc.stdout))
-        return elapsed
+    legacy = _cli_runner(ws, cmd_v3, reported_v3, _reported_seconds)
 
     def options() -> float:
         return run(cmd_opt, ws.env, cwd=REPO)[0]
 
-    def every() -> float:
-        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
-        reported_all.append(_reported_by_source(proc.stdout, pinned))
-        return elapsed
-
+    every = _cli_runner(ws, cmd_all, reported_all, lambda out: _reported_by_source(out, pinned))
     samples = interleaved({"legacy": legacy, "options": options, "all": every}, n)
     for warmed in (reported_v3, reported_all):
         del warmed[:1]
@@ -276,17 +288,7 @@ def generate_legacy(ws: Workspace) -> Outcome:
             "legacy <= 4 s",
             {"ours_samples": v3_s, "baseline_samples": opt_s, "cli_reported_s": reported_v3},
         ),
-        Row(
-            "generate_legacy",
-            f"generate --force: all {len(pinned)} pinned APIs ({', '.join(pinned)})",
-            median(all_s),
-            spread(all_s),
-            "generate deriv-options --force",
-            median(opt_s),
-            spread(opt_s),
-            "all <= 8 s",
-            {"ours_samples": all_s, "baseline_samples": opt_s, "cli_reported_s": reported_all},
-        ),
+        _all_apis_row("generate_legacy", pinned, all_s, opt_s, reported_all),
     ]
     per_source = ", ".join(f"{name} {median([r[name] for r in reported_all]):.2f} s" for name in pinned)
     notes = [
@@ -313,16 +315,8 @@ def generate_unchanged(ws: Workspace) -> Outcome:
     reported: list[float] = []
     reported_all: list[dict[str, float]] = []
 
-    def ours() -> float:
-        elapsed, proc = run(cmd, ws.env, cwd=REPO)
-        reported.append(_reported_seconds(proc.stdout))
-        return elapsed
-
-    def ours_all() -> float:
-        elapsed, proc = run(cmd_all, ws.env, cwd=REPO)
-        reported_all.append(_reported_by_source(proc.stdout, pinned))
-        return elapsed
-
+    ours = _cli_runner(ws, cmd, reported, _reported_seconds)
+    ours_all = _cli_runner(ws, cmd_all, reported_all, lambda out: _reported_by_source(out, pinned))
     runners = {"ours": ours, "ours_all": ours_all, "pass": wall([PYTHON, "-c", "pass"], ws.env, ws.root)}
     samples = interleaved(runners, n)
     del reported[0], reported_all[0]  # the warm-up
