@@ -199,7 +199,6 @@ def _zip_dir(source: Path, target: Path) -> Path:
 # --- the newcomer: wheels, a clean venv, plain pip, the installed mock, a bot ------------------------
 
 
-
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory, deriv_options_dist: Path) -> Path:
     """Our three wheels and the runtime's dependencies (repacked from this environment)."""
