@@ -64,6 +64,34 @@ async def our_sequential(client: Any, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+async def raw_in_flight(url: str, n: int, width: int = 100) -> float:
+    """100 calls in flight by hand: a reader task resolves a dict of futures by ``req_id``."""
+    async with connect(url, compression=None) as ws:
+        loop = asyncio.get_running_loop()
+        futures: dict[int, asyncio.Future[Any]] = {}
+
+        async def reader() -> None:
+            async for frame in ws:
+                message = orjson.loads(frame)
+                future = futures.pop(message["req_id"], None)
+                if future is not None:
+                    future.set_result(message)
+
+        async def call(req_id: int) -> Any:
+            future = futures[req_id] = loop.create_future()
+            await ws.send(orjson.dumps({"ping": 1, "req_id": req_id}).decode())
+            return await future
+
+        task = asyncio.create_task(reader())
+        try:
+            started = time.perf_counter()
+            for batch in range(n // width):
+                await asyncio.gather(*[call(batch * width + i + 1) for i in range(width)])
+            return n / (time.perf_counter() - started)
+        finally:
+            task.cancel()
+
+
 async def our_in_flight(client: Any, n: int, width: int = 100) -> float:
     started = time.perf_counter()
     for _ in range(n // width):
@@ -140,7 +168,9 @@ async def main() -> None:
     rounds = 3 if quick else 5
     ticks_n = 20000 if quick else 50000
     calls_n = 2000 if quick else 5000
-    out: dict[str, list[float]] = {k: [] for k in ("raw_ticks", "our_ticks", "raw_seq", "our_seq", "our_100")}
+    out: dict[str, list[float]] = {
+        k: [] for k in ("raw_ticks", "our_ticks", "raw_seq", "our_seq", "raw_100", "our_100")
+    }
     async with OptionsClient.connect(url, compression=None, ping_interval=None) as client:
         await our_ticks(client, 1000)  # warm-up: builds the tick model
         await our_sequential(client, 200)
@@ -149,6 +179,7 @@ async def main() -> None:
             out["our_ticks"].append(await our_ticks(client, ticks_n))
             out["raw_seq"].append(await raw_sequential(url, calls_n))
             out["our_seq"].append(await our_sequential(client, calls_n))
+            out["raw_100"].append(await raw_in_flight(url, calls_n * 2))
             out["our_100"].append(await our_in_flight(client, calls_n * 2))
     result: dict[str, Any] = dict(out)
     result["build"] = request_build()

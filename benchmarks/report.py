@@ -23,11 +23,15 @@ def seconds(value: float) -> str:
         return f"{value:.2f} s"
     if abs(value) >= 0.01:
         return f"{value * 1000:.0f} ms"
-    if abs(value) >= 0.001 or value == 0:
+    if value == 0:
+        return "0 s"
+    if abs(value) >= 0.001:
         return f"{value * 1000:.1f} ms"
     if abs(value) >= 0.0001:
         return f"{value * 1e6:.0f} us"
-    return f"{value * 1e6:.1f} us"
+    if abs(value) >= 1e-6:
+        return f"{value * 1e6:.1f} us"
+    return f"{value * 1e9:.0f} ns"
 
 
 def span(bounds: tuple[float, float]) -> str:
