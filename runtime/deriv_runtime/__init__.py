@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         TransportError,
     )
     from .models import RequestModel, ResponseModel
+    from .pool import PooledTransport, PoolFull
     from .transport import Transport
 
 __version__ = "0.1.0"
@@ -64,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "TransportError": ".errors",
     "RequestModel": ".models",
     "ResponseModel": ".models",
+    "PooledTransport": ".pool",
+    "PoolFull": ".pool",
     "Transport": ".transport",
 }
 
@@ -82,6 +85,8 @@ __all__ = [
     "JsonRpcError",
     "OutcomeUnknown",
     "PermissionDenied",
+    "PoolFull",
+    "PooledTransport",
     "RequestModel",
     "RequestValidationError",
     "ResponseError",

@@ -465,6 +465,17 @@ class WebSocketMock(LoopHost, Generic[S]):
 
         return self._schedule(run)
 
+    def drop_connection(self, number: int, *, mode: DropMode = "abort", code: int = 1011) -> Action[bool]:
+        """Drop the live connection ``number`` (as :meth:`drop_all`); the result: whether it was live."""
+
+        async def run() -> bool:
+            conn = self._connections.get(number)
+            if conn is not None:
+                await conn.drop(mode, code)
+            return conn is not None
+
+        return self._schedule(run)
+
     def send_garbage(self, kinds: Iterable[GarbageKind] = ("text", "binary", "array")) -> Action[int]:
         """Send, on every live connection, a non-JSON text frame, a binary frame and JSON that is
         not an object (or the ``kinds`` chosen). The result is the number of connections."""
