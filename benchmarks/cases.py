@@ -21,6 +21,7 @@ from .harness import (
     spread,
     wall,
 )
+from .pool_cases import pool_memory
 from .runtime_cases import jsonrpc_client, websocket_client
 
 T = TypeVar("T")
@@ -562,4 +563,5 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "first_call_import": first_call_import,
     "websocket_client": websocket_client,
     "jsonrpc_client": jsonrpc_client,
+    "pool_memory": pool_memory,
 }

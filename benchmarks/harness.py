@@ -32,7 +32,7 @@ class Settings:
 
 @dataclass
 class Row:
-    """One line of the report: something measured against its baseline (both in seconds)."""
+    """One line of the report: something measured against its baseline (both in ``unit``)."""
 
     bench: str
     subject: str
@@ -44,6 +44,8 @@ class Row:
     goal: str
     #: Everything else worth keeping (samples, counts); goes to the JSON file only.
     data: dict[str, Any] = field(default_factory=dict)
+    #: The unit of ``value`` and ``baseline_value``: ``"s"`` (seconds) or ``"B"`` (bytes).
+    unit: str = "s"
 
     @property
     def ratio(self) -> float:

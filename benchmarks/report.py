@@ -34,8 +34,24 @@ def seconds(value: float) -> str:
     return f"{value * 1e9:.0f} ns"
 
 
-def span(bounds: tuple[float, float]) -> str:
-    return f"{seconds(bounds[0])} - {seconds(bounds[1])}"
+def size(value: float) -> str:
+    """Bytes in the unit that shows them (B, KiB, MiB)."""
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 2**20:
+        return f"{value / 2**20:.1f} MiB"
+    if abs(value) >= 2**10:
+        return f"{value / 2**10:.2f} KiB"
+    return f"{value:.0f} B"
+
+
+def figure(value: float, unit: str = "s") -> str:
+    """``value`` printed in its unit (``"s"``: seconds, ``"B"``: bytes)."""
+    return size(value) if unit == "B" else seconds(value)
+
+
+def span(bounds: tuple[float, float], unit: str = "s") -> str:
+    return f"{figure(bounds[0], unit)} - {figure(bounds[1], unit)}"
 
 
 COLUMNS = (
@@ -66,11 +82,11 @@ def print_table(rows: list[Row], notes: list[str], title: str) -> None:
         table.add_row(
             r.bench,
             r.subject,
-            seconds(r.value),
-            span(r.spread),
+            figure(r.value, r.unit),
+            span(r.spread, r.unit),
             r.baseline,
-            seconds(r.baseline_value),
-            span(r.baseline_spread),
+            figure(r.baseline_value, r.unit),
+            span(r.baseline_spread, r.unit),
             f"{r.ratio:.2f}",
             r.goal,
         )
@@ -82,9 +98,10 @@ def print_table(rows: list[Row], notes: list[str], title: str) -> None:
 def _print_plain(rows: list[Row], notes: list[str], title: str) -> None:
     print(title)
     for r in rows:
+        base = f"{figure(r.baseline_value, r.unit)} ({span(r.baseline_spread, r.unit)})"
         print(
-            f"{r.bench:<20} {r.subject}: {seconds(r.value)} ({span(r.spread)})\n"
-            f"{'':<20} vs {r.baseline}: {seconds(r.baseline_value)} ({span(r.baseline_spread)})\n"
+            f"{r.bench:<20} {r.subject}: {figure(r.value, r.unit)} ({span(r.spread, r.unit)})\n"
+            f"{'':<20} vs {r.baseline}: {base}\n"
             f"{'':<20} ratio {r.ratio:.2f}   goal: {r.goal}"
         )
     for note in notes:
