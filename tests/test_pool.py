@@ -113,6 +113,8 @@ def test_2000_streams_over_4_connections_survive_5_single_drops(server: MockServ
                             message = await asyncio.wait_for(stream.__anext__(), 10)
                             assert message.proposal is not None
                     assert [pool.home_of(stream) for stream in streams] == homes
+                    # the old connection is gone on the mock's side too, the new one carries its streams
+                    await until(lambda: server.connection_count == size)
                     await until(lambda: len(server.subscriptions) >= total)
                     check_server()
                 assert gaps == [1, 1, 2, 1]
