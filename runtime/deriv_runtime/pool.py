@@ -33,6 +33,10 @@ The rules:
 Every member gets the same options (``wire=`` for JSON-RPC, ``on_connect=``, reconnect policy,
 keepalive, buffers). Calls that a client marks as needing authentication (``protocol.private_calls``)
 are shared by all members, so every member re-opens such streams only after its own ``on_connect``.
+
+Authentication belongs to a connection: authenticate through ``on_connect`` (which runs on every
+member's every connection), not with a call made through the client (an ``authorize`` or
+``public/auth`` call goes to one member only, and the others stay as they were).
 """
 
 from __future__ import annotations
