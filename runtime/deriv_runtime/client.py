@@ -28,9 +28,12 @@ M = TypeVar("M", bound=BaseModel)
 
 def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mapping[str, Any]) -> JsonObject:
     """Validate ``payload`` against the request model and return the JSON object to send."""
+    validate = _VALIDATORS.get(request_type)
+    if validate is None:
+        validate = _VALIDATORS[request_type] = model_validator(request_type)
     try:
-        model = request_type.model_validate(payload)
-    except ValidationError as exc:
+        model: BaseModel = validate(payload)
+    except ValidationError as exc:  # the errors without their inputs (a request may hold secrets)
         raise RequestValidationError(info.name, exc.errors(include_input=False, include_url=False)) from None
     # The payload is keyed by wire names and was checked strictly (no coercion), so its values go out
     # as they are; only nested models need serialising. Anything more unusual: the model's own dump.
@@ -43,6 +46,11 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
         else:
             body[key] = value
     return body
+
+
+#: Core validators of the request and answer models calls use, looked up once per model: the same
+#: validation as ``model_validate`` without its wrappers (a call's hot path).
+_VALIDATORS: dict[type[BaseModel], Callable[[Any], Any]] = {}
 
 
 def model_validator(model: type[M]) -> Callable[[Any], M]:
@@ -84,8 +92,12 @@ def parse_response(
     (:class:`~deriv_runtime.drift.DriftError`, every violation with its path)."""
     if "error" in message:
         raise_for_error(info, message)
+    validate = _VALIDATORS.get(response_type)
+    if validate is None:
+        validate = _VALIDATORS[response_type] = model_validator(response_type)
     try:
-        return response_type.model_validate(message)
+        answer: R = validate(message)
+        return answer
     except ValidationError as exc:
         what = f"{info.name}: cannot read the response"
         read: R = read_drifted(

@@ -36,6 +36,10 @@ from .wire import Event, Ignored, JsonObject, Outgoing, Reply, StreamMessage, St
 __all__ = ["Event", "Ignored", "Outgoing", "Protocol", "Reply", "StreamMessage", "StreamState"]
 
 
+#: Calls whose answers may stop streams (:meth:`Protocol._stopped_by`).
+_STOPPING = frozenset({"forget", "forget_all"})
+
+
 class Protocol:
     """Deriv's WebSocket framing; a :class:`~deriv_runtime.wire.Wire`."""
 
@@ -126,6 +130,19 @@ class Protocol:
         if type(message) is not dict:
             return Ignored("frame is not a JSON object")
         req_id = message.get("req_id")
+        if type(req_id) is int:  # the hot path: one more message of a stream that is up and running
+            state = self._by_req.get(req_id)
+            if (
+                state is not None
+                and state.subscription_id is not None
+                and state.repeatable
+                and "error" not in message
+            ):
+                return StreamMessage(state, message)
+        return self._route(message, req_id)
+
+    def _route(self, message: JsonObject, req_id: Any) -> Event:
+        """Every message but a running stream's: its first answer, errors, receipts, replies."""
         state = self._by_req.get(req_id) if isinstance(req_id, int) else None
         if state is None:
             sub = message.get("subscription")
@@ -145,7 +162,9 @@ class Protocol:
         if not isinstance(req_id, int):
             return Ignored("answer without req_id")
         if self.pending.pop(req_id, None) is not None:
-            return Reply(req_id, message, self._stopped_by(message))
+            if message.get("msg_type") in _STOPPING:
+                return Reply(req_id, message, self._stopped_by(message))
+            return Reply(req_id, message, [])
         if req_id in self._discard:
             self._discard.discard(req_id)
             return Ignored("answer to forget", req_id, quiet=True)
