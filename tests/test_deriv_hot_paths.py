@@ -12,6 +12,7 @@ from deriv_runtime.client import build_request, parse_response
 from deriv_runtime.errors import APIError, RequestValidationError
 from deriv_runtime.models import RequestModel, ResponseModel
 from deriv_runtime.protocol import Ignored, Protocol, Reply, StreamMessage
+from pydantic import ValidationError
 
 
 def frame(**message: object) -> bytes:
@@ -98,3 +99,31 @@ def test_answers_are_read_by_the_cached_validator_and_drift_is_still_reported() 
     assert drift_of(drifted)
     with pytest.raises(APIError):
         parse_response(INFO, _Resp, {"msg_type": "ping", "error": {"code": "X", "message": "m"}})
+
+
+class _Inner(RequestModel):
+    amount: float
+    basis: str | None = None
+    note: str | None = None
+
+
+class _Outer(RequestModel):
+    buy: str
+    parameters: _Inner | dict[str, Any] | None = None
+
+
+def test_a_nested_model_goes_out_as_its_model_dump() -> None:
+    inner = _Inner(amount=1.5, note=None)  # note given (as None), basis not: only what was set
+    body = build_request(INFO, _Outer, {"buy": "1", "parameters": inner})
+    assert body == {
+        "buy": "1",
+        "parameters": inner.model_dump(mode="json", by_alias=True, exclude_unset=True),
+    }
+    assert body["parameters"] == {"amount": 1.5, "note": None}
+
+
+def test_a_request_model_built_by_hand_is_validated_and_hides_its_inputs() -> None:
+    assert _Inner(amount=2.0).model_fields_set == {"amount"}
+    with pytest.raises(ValidationError) as caught:
+        _Inner(amount="2.0")  # type: ignore[arg-type]  # strict: a string is not a number
+    assert "2.0" not in str(caught.value) and caught.value.errors()[0]["input"] == "***"

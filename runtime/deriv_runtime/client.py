@@ -39,8 +39,10 @@ def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mappin
     # as they are; only nested models need serialising. Anything more unusual: the model's own dump.
     body: JsonObject = {}
     for key, value in payload.items():
-        if isinstance(value, BaseModel):
-            body[key] = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        if isinstance(value, BaseModel):  # model_dump(mode="json", by_alias=True, exclude_unset=True)
+            body[key] = value.__pydantic_serializer__.to_python(
+                value, mode="json", by_alias=True, exclude_unset=True
+            )
         elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
             return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         else:

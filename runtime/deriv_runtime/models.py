@@ -64,8 +64,8 @@ class RequestModel(BaseModel):
     # config above only hides them from ``str()``). Nested models are validated by the core
     # validator, not through ``__init__`` (``__pydantic_base_init__``), so this costs nothing there.
     def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
+        try:  # BaseModel.__init__'s validation, without its frame (request models have no model validators)
+            self.__pydantic_validator__.validate_python(data, self_instance=self)
         except ValidationError as exc:
             hidden = hide_inputs(exc)
         else:
