@@ -267,6 +267,36 @@ def test_json_rpc_over_the_pool() -> None:
     run(scenario)
 
 
+def test_connect_with_pool_runs_the_client_over_n_connections() -> None:
+    from deriv_runtime.mock.deribit import MockDeribit
+    from deriv_runtime.rpc import BaseRpcClient, Channel
+
+    from .conftest import SHARED_SCHEMAS
+
+    spec = SHARED_SCHEMAS / "deribit" / "deribit-api-v2.0.0.openapi.json"
+    if not spec.is_file():
+        pytest.skip("the Deribit OpenAPI document is not mirrored")
+    mock = MockDeribit(spec, tick_interval=0.02)
+    names = ["ticker.BTC-PERPETUAL.100ms", "ticker.ETH-PERPETUAL.100ms"]
+
+    async def scenario() -> None:
+        async with mock:
+            opening = BaseRpcClient.connect(mock.ws_url, pool=2, max_streams_per_connection=1, reconnect=FAST)
+            async with opening as client:
+                pool = client.transport
+                assert isinstance(pool, PooledTransport) and pool.size == 2
+                assert mock.total_connections == 2
+                async with client.subscribe(Channel(names[0], Any)) as first:
+                    async with client.subscribe(Channel(names[1], Any)) as second:
+                        assert (pool.home_of(first), pool.home_of(second)) == (0, 1)
+                        assert (await second.__anext__()).channel == names[1]
+                        with pytest.raises(PoolFull):
+                            async with client.subscribe(Channel(names[0], Any)):
+                                pass
+
+    run(scenario)
+
+
 def test_the_bench_report_prints_bytes_as_bytes() -> None:
     from benchmarks.report import figure, span
 

@@ -307,9 +307,17 @@ class _Connect(Generic[K]):
         self._client: K | None = None
 
     async def __aenter__(self) -> K:
-        from .ws import WebSocketTransport
+        options = dict(self._options)
+        pool = options.pop("pool", None)
+        transport: Any
+        if pool is None:
+            from .ws import WebSocketTransport
 
-        transport = WebSocketTransport(self._url, **self._options)
+            transport = WebSocketTransport(self._url, **options)
+        else:  # pool=N: N connections behind one transport (deriv_runtime.pool)
+            from .pool import PooledTransport
+
+            transport = PooledTransport(self._url, connections=pool, **options)
         try:
             await transport.connect()
         except BaseException:
@@ -425,7 +433,10 @@ class BaseClient(TransportClient):
         """Connect over a WebSocket: ``async with Client.connect(url) as client: ...``.
 
         ``url`` may be a callable returning the URL (called on every connect and reconnect).
-        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`.
+        ``transport_options`` go to :class:`~deriv_runtime.ws.WebSocketTransport`; with
+        ``pool=N`` (and ``max_streams_per_connection=``) the client runs over N connections
+        (:class:`~deriv_runtime.pool.PooledTransport`: streams spread under a per-connection cap,
+        each resumed on its own connection after a drop; the same stream API).
 
         ``auth`` (Deriv v3: a :class:`~deriv_runtime.auth.legacy.LegacyAuth`) authorizes every
         connection, the first and each one after a drop, before anything else is sent on it (streams
