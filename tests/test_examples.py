@@ -82,6 +82,22 @@ def test_import_configures_no_logging_and_prints_nothing(deriv_options_dist: Pat
     assert proc.stderr == ""
 
 
+def test_importing_a_client_loads_only_what_a_call_needs(deriv_options_dist: Path) -> None:
+    """Import time is measured in the bench session; this guards what makes it: the code that only
+    an unusual answer, a strict client or authentication needs is not loaded by the import."""
+    code = (
+        "import sys\n"
+        "import deriv_options\n"
+        "deriv_options.OptionsClient\n"
+        "lazy = ('deriv_runtime.drift', 'deriv_runtime.auth', 'deriv_runtime.contract',"
+        " 'deriv_runtime.traffic', 'deriv_runtime.pool', 'cryptography', 'httpx')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(lazy)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(deriv_options_dist)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("flow", [[], ["--oauth"]], ids=["pat", "oauth"])
 def test_trade_demo_from_credentials_to_sell(deriv_options_dist: Path, flow: list[str]) -> None:
     out = _run("trade_demo.py", deriv_options_dist, *flow)

@@ -14,8 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .calls import CallInfo
-from .drift import problems, read_drifted
-from .errors import APIError, DerivError, RequestValidationError, ResponseError
+from .errors import APIError, DerivError, RequestValidationError, ResponseError, problems
 from .transport import JsonObject, Transport
 
 UrlSource = str | Callable[[], str | Awaitable[str]]
@@ -102,6 +101,8 @@ def parse_response(
         return answer
     except ValidationError as exc:
         what = f"{info.name}: cannot read the response"
+        from .drift import read_drifted  # only for an answer that drifted
+
         read: R = read_drifted(
             response_type, message, exc, call=info.name, what=what, raw=message, strict=strict
         )
@@ -240,6 +241,8 @@ class Stream(StreamBase, Generic[R]):
         model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
         what = f"{self._info.name}: cannot read the message"
         strict = self._check is not None
+        from .drift import read_drifted  # only for an answer that drifted
+
         read: R = read_drifted(
             model, message, error, call=self._info.name, what=what, raw=message, strict=strict
         )

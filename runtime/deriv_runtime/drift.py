@@ -59,7 +59,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from .errors import ResponseError
+from .errors import ResponseError, problems
 
 __all__ = ["MAX_LOGGED", "Drift", "DriftError", "drift_of", "raw_of", "read_drifted"]
 
@@ -186,12 +186,6 @@ def read_drifted(
         raise ResponseError(text, raw=raw) from None
     _log(call, found)
     return result
-
-
-def problems(exc: ValidationError) -> str:
-    """Field paths and broken rules, without the values (an answer may carry tokens or OTP URLs)."""
-    errors = exc.errors(include_input=False, include_url=False)
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<message>'}: {e['msg']}" for e in errors)
 
 
 class _Walk:

@@ -274,3 +274,10 @@ def _retry_after(data: Any) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
             return float(value)
     return None
+
+
+def problems(exc: Any) -> str:
+    """A pydantic ``ValidationError``'s field paths and broken rules, without the values (an answer
+    may carry tokens or OTP URLs)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<message>'}: {e['msg']}" for e in errors)

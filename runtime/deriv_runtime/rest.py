@@ -31,7 +31,6 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from ._redact import install_http_log_filter, redact_url, scrub, scrub_data, secrets_in_flight
 from .auth.credentials import authorization_header
 from .auth.secure import is_loopback_host
-from .drift import problems, read_drifted
 
 if TYPE_CHECKING:
     from .auth import Credentials
@@ -49,6 +48,7 @@ from .errors import (
     TransportError,
     Unauthorized,
     UnprocessableEntity,
+    problems,
 )
 
 T = TypeVar("T")
@@ -197,6 +197,8 @@ def parse_answer(
     if not strict:
         try:
             value = response.text if text_answer else orjson.loads(response.content)
+            from .drift import read_drifted  # only for an answer that drifted
+
             return read_drifted(model, value, error, call=op.name, what=what, raw=value)
         except (orjson.JSONDecodeError, ResponseError):
             pass  # not JSON, or nothing to read: the error below, its text scrubbed

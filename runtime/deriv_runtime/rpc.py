@@ -32,7 +32,6 @@ from pydantic_core import SchemaValidator
 
 from .calls import CallInfo
 from .client import StreamBase, TransportClient, _Connect, model_validator
-from .drift import read_drifted
 from .errors import ResponseError, TransportError, jsonrpc_error
 from .transport import JsonObject, Transport
 
@@ -92,6 +91,8 @@ def _validate(annotation: Any, value: Any, what: str, raw: Any) -> Any:
         validate = getattr(annotation, "model_validate", None)
         return validate(value) if validate is not None else _adapter(annotation).validate_python(value)
     except ValidationError as exc:
+        from .drift import read_drifted  # only for an answer that drifted
+
         return read_drifted(
             annotation, value, exc, call=what, what=f"{what}: cannot read the answer", raw=raw
         )
@@ -183,6 +184,8 @@ class RpcStream(StreamBase, Generic[T]):
                     return _new_notification(Notification, (channel, validate(data)))
                 except ValidationError as exc:  # drifted: read field by field, reported on the data
                     what = f"{channel}: cannot read the answer"
+                    from .drift import read_drifted  # only for an answer that drifted
+
                     read = read_drifted(self._types[channel], data, exc, call=channel, what=what, raw=message)
                     return _new_notification(Notification, (channel, read))
             if "error" in message:
@@ -336,6 +339,8 @@ class BaseRpcClient(TransportClient):
             return read(answer["result"])
         except ValidationError as exc:  # drifted: read field by field, reported on the result
             what = f"{method}: cannot read the answer"
+            from .drift import read_drifted  # only for an answer that drifted
+
             return read_drifted(result_type, answer["result"], exc, call=method, what=what, raw=answer)
 
     def subscribe(self, *channels: Channel[T], timeout: float | None = None) -> RpcStream[T]:
