@@ -89,7 +89,12 @@ TOKEN_METHODS = frozenset({"public/auth", "public/fork_token", "public/exchange_
 async def _result(call: RpcCall, method: str, params: Mapping[str, Any]) -> Any:
     answer = await call({"method": method, "params": dict(params)})
     if "error" in answer:
-        raise jsonrpc_error(method, answer["error"])
+        # a server may echo what it was sent (or knows): no credential of the request reaches the
+        # exception, its message or its data
+        from .._redact import scrub_data
+
+        sent = [v.reveal() if isinstance(v, Secret) else v for v in params.values()]
+        raise jsonrpc_error(method, scrub_data(answer["error"], [v for v in sent if isinstance(v, str)]))
     if "result" not in answer:
         raise ResponseError(f"{method}: the answer has neither result nor error")
     return answer["result"]
