@@ -201,12 +201,7 @@ def generate_operation_models(
     known = sorted({*params_names, *params_roots, *result_names, *result_roots})
     code, more = run_model_generator(doc, bases, known, source_label, op.source)
     problems += more
-    annotation = root_annotation(code, result_class)
-    if annotation is not None:
-        code = drop_class(code, result_class)
-    else:
-        annotation = result_class
-    classes = tuple(sorted(c for c in known if re.search(rf"^class {c}\(", code, flags=re.M)))
+    code, annotation, classes = _rooted(code, result_class, known)
     return OperationModels(
         operation=op.name,
         module=operation_module(op),
@@ -238,12 +233,7 @@ def generate_channel_models(
     known = sorted({*names, *roots})
     code, more = run_model_generator(data, bases, known, source_label, ch.source)
     problems += more
-    annotation = root_annotation(code, data_class)
-    if annotation is not None:
-        code = drop_class(code, data_class)
-    else:
-        annotation = data_class
-    classes = tuple(sorted(c for c in known if re.search(rf"^class {c}\(", code, flags=re.M)))
+    code, annotation, classes = _rooted(code, data_class, known)
     return ChannelModels(
         channel=ch.name,
         builder=builder,
@@ -284,3 +274,15 @@ __all__ = [
     "operation_bases",
     "root_annotation",
 ]
+
+
+def _rooted(code: str, root: str, known: list[str]) -> tuple[str, str, tuple[str, ...]]:
+    """The module code, the annotation of ``root`` (its own class, or the type a root model stood for,
+    whose class is then dropped) and the classes of ``known`` the code defines."""
+    annotation = root_annotation(code, root)
+    if annotation is not None:
+        code = drop_class(code, root)
+    else:
+        annotation = root
+    classes = tuple(sorted(c for c in known if re.search(rf"^class {c}\(", code, flags=re.M)))
+    return code, annotation, classes
