@@ -15,30 +15,44 @@ imported only when a download actually happens.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
 import logging
-import os
 import random
-import sys
-import tempfile
 import time
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
-
-from deriv_runtime._redact import HTTP_LOGGERS, URL_QUERY
-from deriv_runtime.auth._atomic import fsync_directory
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .errors import BundleError, ChecksumMismatch, FetchError
-from .layouts import Layout, get_layout
-from .limits import DEFAULT_LIMITS, Limits, check_tree, zip_members
+from .fetch_cache import (
+    _CHUNK,
+    _cache_path,
+    _copy_into,
+    _Lookup,
+    _mirror_candidates,
+    _mirror_rel,
+    _repin_hint,
+    _Stage,
+    _staging,
+    _where_to_get_it,
+    cache_bundle,
+)
+from .fetch_http import (
+    _check_url,
+    _content_length,
+    _display_url,
+    _DownloadError,
+    _http_client,
+    _progress,
+    _progress_enabled,
+    _retry_after,
+    _scrub,
+    _Transient,
+    _truncated,
+)
+from .fetch_options import MIRRORS_ENV, FetchOptions, mirrors_from_env
+from .fetch_verify import _validate, sha256_file, validate_bundle
+from .layouts import get_layout
 from .sources import VERSION, Source
 
 if TYPE_CHECKING:
@@ -48,6 +62,15 @@ __all__ = [
     "MIRRORS_ENV",
     "FetchOptions",
     "Fetched",
+    # internal, used by releases.py and update.py (and replaced in tests): re-exported from the
+    # fetch_* modules that define them
+    "_DownloadError",
+    "_Stage",
+    "_check_url",
+    "_content_length",
+    "_display_url",
+    "_http_client",
+    "_scrub",
     "cache_bundle",
     "fetch",
     "fetch_from",
@@ -61,484 +84,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming mirror directories, separated by :data:`os.pathsep`.
-MIRRORS_ENV = "DERIV_CODEGEN_MIRRORS"
 
-_CHUNK = 1 << 16
-_TMP_PREFIX = ".partial-"
-#: A URL (or an absolute path) followed by a query string; the query is dropped from messages.
-_QUERY = URL_QUERY
-#: Loggers of httpx/httpcore that may print request URLs or Location headers.
-_HTTP_LOGGERS = HTTP_LOGGERS
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    cache_dir: Path
-    mirrors: Sequence[Path] = ()
-    offline: bool = False  # never use the network
-    retries: int = 3  # attempts for transient failures
-    backoff: float = 0.5  # seconds before the 2nd attempt, doubled each time, with jitter
-    timeout: float = 30.0
-    progress: bool | None = None  # None: rich progress bar only when stderr is a terminal; quiet otherwise
-    limits: Limits = DEFAULT_LIMITS  # a download, mirror file or bundle over these is refused
-
-
-def mirrors_from_env(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
-    """The mirror directories named by ``$DERIV_CODEGEN_MIRRORS`` (``os.pathsep``-separated)."""
-    value = (os.environ if environ is None else environ).get(MIRRORS_ENV, "")
-    return tuple(Path(part).expanduser() for part in value.split(os.pathsep) if part.strip())
-
-
-# -- verification ---------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def validate_bundle(path: Path, layout: str, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Raise :class:`BundleError` unless ``path`` is a bundle of ``layout`` within ``limits``.
-
-    A zip layout accepts a zip holding the layout's required files, or a directory of extracted
-    files; a json layout accepts a file holding one JSON document. Every member of a zip is
-    decompressed (and its CRC checked), bounded by the limits (:class:`~deriv_codegen.errors.LimitExceeded`).
-    """
-    _validate(path, get_layout(layout), str(path), limits)
-
-
-def _validate(path: Path, layout: Layout, what: str, limits: Limits) -> None:
-    if layout.container == "zip" and path.is_dir():
-        names = _directory_names(path, limits, f"directory {what}")
-        _check_members(names, layout, f"directory {what}")
-        return
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BundleError(f"{what} does not exist") from None
-    if size > limits.max_bundle_bytes and not path.is_dir():
-        raise limits.exceeded("max_bundle_bytes", what, f"the file is {size:,} bytes")
-    if layout.container == "zip":
-        _check_members(_zip_names(path, layout, what, limits), layout, what)
-    elif layout.container == "json":
-        if path.is_dir():
-            raise BundleError(f"{what} is a directory; the {layout.name} layout expects {layout.description}")
-        try:
-            with path.open("rb") as fh:
-                check_tree(json.load(fh), limits, what)
-        except FileNotFoundError:
-            raise BundleError(f"{what} does not exist") from None
-        except RecursionError:
-            raise limits.exceeded("max_depth", what, "values nest too deeply to parse") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BundleError(
-                f"{what} is not a JSON document ({exc}){_sniff(path)}; the {layout.name} layout expects "
-                f"{layout.description}. Check that the URL or file is the right one."
-            ) from None
-    else:
-        raise BundleError(f"layout {layout.name!r} has an unknown container {layout.container!r}")
-
-
-def _directory_names(path: Path, limits: Limits, what: str) -> list[str]:
-    names: list[str] = []
-    total = 0
-    for p in sorted(path.rglob("*")):
-        if not p.is_file():
-            continue
-        if len(names) == limits.max_members:
-            raise limits.exceeded("max_members", what, f"it holds more than {len(names):,} files")
-        size = p.stat().st_size
-        name = p.relative_to(path).as_posix()
-        if size > limits.max_member_bytes:
-            raise limits.exceeded("max_member_bytes", what, f"file {name!r} is {size:,} bytes")
-        total += size
-        if total > limits.max_bundle_bytes:
-            raise limits.exceeded("max_bundle_bytes", what, f"its files hold at least {total:,} bytes")
-        names.append(name)
-    return names
-
-
-def _zip_names(path: Path, layout: Layout, what: str, limits: Limits) -> list[str]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise BundleError(f"{what} does not exist") from None
-    except zipfile.BadZipFile as exc:
-        raise BundleError(
-            f"{what} is not a zip archive ({exc}){_sniff(path)}; the {layout.name} layout expects a "
-            f"{layout.description}. Check that the URL or file is the release asset."
-        ) from None
-    except (zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
-        raise BundleError(f"{what} is a damaged or unreadable zip archive: {exc}") from None
-    with zf:
-        try:
-            return [name for name, _ in zip_members(zf, limits, what, keep=False)]
-        except zipfile.BadZipFile as exc:  # a CRC or header check of one member
-            raise BundleError(f"{what} is a damaged zip archive: {exc}") from None
-        except (zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
-            raise BundleError(f"{what} is a damaged or unreadable zip archive: {exc}") from None
-
-
-def _check_members(names: Sequence[str], layout: Layout, what: str) -> None:
-    missing = layout.missing(names)
-    if missing:
-        sample = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "nothing"
-        raise BundleError(
-            f"{what} lacks files the {layout.name} layout needs: {', '.join(missing)} "
-            f"(it holds {len(names)} file(s): {sample}). Expected a {layout.description}; check that it "
-            "is the right bundle for this source."
-        )
-
-
-def _sniff(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64).lstrip()
-    except OSError:
-        return ""
-    if head.startswith(b"<"):
-        return " — it looks like an HTML/XML page, perhaps an error or login page"
-    if not head:
-        return " — it is empty"
-    return ""
-
-
-# -- messages -------------------------------------------------------------------------------------
-
-
-def _display_url(url: str) -> str:
-    """``url`` without user info, query string or fragment: safe to log and show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _QUERY.sub(r"\1", url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _scrub(text: str) -> str:
-    return _QUERY.sub(r"\1", text)
-
-
-def _repin_hint(source: Source, version: str) -> str:
-    return (
-        f"If upstream re-published the release, re-pin with `deriv-codegen pin {source.name} {version}`; "
-        "otherwise the file is corrupt or was tampered with."
-    )
-
-
-def _where_to_get_it(what: str) -> str:
-    return (
-        f"Point at a mirror directory holding {what} with --mirror DIR or the environment variable "
-        f"{MIRRORS_ENV} (several directories separated by {os.pathsep!r}), or generate from a local "
-        "bundle with --from PATH."
-    )
-
-
-@dataclass
-class _Lookup:
-    """Where a bundle was looked for, and what went wrong there, for the final message."""
-
-    mirrors: Sequence[Path]
-    candidates: list[Path]
-    notes: list[str]
-    mismatches: list[str]
-    repin_hint: str = ""
-
-    def describe(self, cache_path: Path | None) -> str:
-        parts = [] if cache_path is None else [f"not in the cache ({cache_path})"]
-        if not self.mirrors:
-            parts.append("no mirror directories are configured")
-        else:
-            looked = ", ".join(str(c) for c in self.candidates) or "nothing"
-            parts.append(f"not in any mirror (looked for {looked})")
-            absent = [str(m) for m in self.mirrors if not m.is_dir()]
-            if absent:
-                parts.append(f"missing mirror directories: {', '.join(absent)}")
-        text = "; ".join(parts)
-        sentences = [text[:1].upper() + text[1:] + "."]
-        sentences += self.notes + self.mismatches
-        if self.mismatches and self.repin_hint:
-            sentences.append(self.repin_hint)
-        return " ".join(sentences)
-
-    def error(self, message: str) -> FetchError:
-        return ChecksumMismatch(message) if self.mismatches else FetchError(message)
-
-
-def _mirror_candidates(mirrors: Sequence[Path], rel: str) -> list[Path]:
-    """``mirror/rel`` then ``mirror/<basename of rel>`` for each mirror, without duplicates."""
-    if not rel:
-        return []
-    out: list[Path] = []
-    for mirror in mirrors:
-        for candidate in (mirror / rel, mirror / PurePosixPath(rel).name):
-            if candidate not in out:
-                out.append(candidate)
-    return out
-
-
-def _mirror_rel(source: Source, version: str) -> str:
-    """Path of ``version``'s bundle inside a mirror: ``mirror_path``, else the URL's file name."""
-    if source.mirror_path_template:
-        return source.mirror_path_template.format(version=version)
-    return PurePosixPath(urlsplit(source.url_for(version)).path).name
-
-
-# -- the cache: staged, verified, atomic writes ---------------------------------------------------
-
-
-class _Stage:
-    """A temporary file beside its final name, hashed as it is written."""
-
-    def __init__(self, directory: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".tmp", dir=directory)
-        self.path = Path(name)
-        self._fh: IO[bytes] | None = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self.committed = False
-
-    def write(self, chunk: bytes) -> None:
-        assert self._fh is not None
-        try:
-            self._fh.write(chunk)
-        except OSError as exc:
-            raise _cache_error(self.path.parent, exc) from None
-        self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def reset(self) -> None:
-        assert self._fh is not None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def finish(self) -> str:
-        """Flush and fsync the file; return its sha256."""
-        assert self._fh is not None
-        try:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-        except OSError as exc:
-            raise _cache_error(self.path.parent, exc) from None
-        self._fh = None
-        return self._hash.hexdigest()
-
-    def commit(self, dest: Path) -> Path:
-        if self._fh is not None:
-            self.finish()
-        try:
-            os.replace(self.path, dest)
-        except OSError as exc:
-            raise _cache_error(dest.parent, exc) from None
-        self.committed = True
-        fsync_directory(dest.parent)
-        return dest
-
-    def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self.path.unlink(missing_ok=True)
-
-
-@contextmanager
-def _staging(directory: Path) -> Iterator[_Stage]:
-    """A :class:`_Stage` in ``directory``; unless committed, removed with any directories made for it."""
-    made: list[Path] = []
-    d = directory
-    while not d.exists() and d != d.parent:
-        made.append(d)
-        d = d.parent
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        stage = _Stage(directory)
-    except OSError as exc:
-        _remove_empty(made)
-        raise _cache_error(directory, exc) from None
-    try:
-        yield stage
-    finally:
-        if not stage.committed:
-            stage.discard()
-            _remove_empty(made)
-
-
-def _remove_empty(dirs: Iterable[Path]) -> None:
-    for d in dirs:  # deepest first
-        try:
-            d.rmdir()
-        except OSError:
-            return
-
-
-def _cache_error(directory: Path, exc: OSError) -> FetchError:
-    return FetchError(
-        f"cannot write to the cache directory {directory}: {exc.strerror or exc}; make it writable, free "
-        "some space, or use another cache directory"
-    )
-
-
-def _cache_path(cache_dir: Path, name: str) -> Path:
-    rel = PurePosixPath(name)
-    if rel.is_absolute() or ".." in rel.parts or "\\" in name:
-        raise FetchError(
-            f"refusing cache file name {name!r}: a version must not contain '..' or path separators"
-        )
-    return cache_dir / rel
-
-
-def _read_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            yield chunk
-
-
-def _copy_into(stage: _Stage, path: Path, limits: Limits) -> str:
-    """Copy ``path`` into ``stage`` and return the sha256 of what was written; refuse a file over
-    ``limits.max_bundle_bytes`` (counted while copying)."""
-    for chunk in _read_chunks(path):
-        if stage.size + len(chunk) > limits.max_bundle_bytes:
-            raise limits.exceeded(
-                "max_bundle_bytes",
-                f"mirror file {path}",
-                f"it is larger than {limits.max_bundle_bytes:,} bytes",
-            )
-        stage.write(chunk)
-    return stage.finish()
-
-
-# -- the network ----------------------------------------------------------------------------------
-
-
-class _DownloadError(FetchError):
-    """A download failed for good; ``reason`` holds no URL query string."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-class _Transient(Exception):
-    """A failure worth another attempt (internal; never escapes this module)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-def _check_url(url: str) -> None:
-    """Allow https://, and plain http:// only on loopback (local test servers and mirrors)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and _is_loopback(host):
-        return
-    raise _DownloadError(
-        f"refusing to download {_display_url(url)}: only https:// URLs (or http:// on loopback) are allowed"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _RedactQueries(logging.Filter):
-    """Drop query strings (signed storage URLs) from httpx/httpcore log records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed record: leave it to logging's own error handling
-            return True
-        if "?" in message:
-            record.msg = _scrub(message)
-            record.args = None
-        return True
-
-
-@contextmanager
-def _redacted_http_logs() -> Iterator[None]:
-    redact = _RedactQueries()
-    loggers = [logging.getLogger(name) for name in _HTTP_LOGGERS]
-    for lg in loggers:
-        lg.addFilter(redact)
-    try:
-        yield
-    finally:
-        for lg in loggers:
-            lg.removeFilter(redact)
-
-
-@contextmanager
-def _http_client(options: FetchOptions, headers: dict[str, str]) -> Iterator[httpx.Client]:
-    """An httpx client that follows redirects, checks the URL of every hop (:func:`_check_url`) and
-    keeps query strings out of httpx's logs, for downloads and release listings."""
-    import httpx
-
-    hooks = {"request": [lambda request: _check_url(str(request.url))]}  # every hop, redirects too
-    with (
-        _redacted_http_logs(),
-        httpx.Client(
-            follow_redirects=True, timeout=options.timeout, headers=headers, event_hooks=hooks
-        ) as client,
-    ):
-        yield client
-
-
-def _progress_enabled(options: FetchOptions) -> bool:
-    if options.progress is not None:
-        return options.progress
-    stream = sys.stderr
-    return stream is not None and stream.isatty()
-
-
-@contextmanager
-def _progress(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-def _retry_after(response: httpx.Response, cap: float) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return min(max(seconds, 0.0), cap)
+# -- the network: attempts and retries ------------------------------------------------------------
+# (here rather than in fetch_http: tests replace ``deriv_codegen.fetch._content_length``)
 
 
 def _download(url: str, stage: _Stage, options: FetchOptions, label: str) -> None:
@@ -608,20 +156,6 @@ def _attempt(client: httpx.Client, url: str, stage: _Stage, options: FetchOption
         raise _Transient(f"network error: {_scrub(str(exc)) or type(exc).__name__}") from None
     except httpx.HTTPError as exc:
         raise _DownloadError(f"{type(exc).__name__}: {_scrub(str(exc))}") from None
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _truncated(expected: int, received: int) -> str:
-    return f"download truncated: expected {expected} bytes (Content-Length), received {received}"
 
 
 # -- public entry points --------------------------------------------------------------------------
@@ -872,18 +406,3 @@ def _fetch_release(
             f"cannot download {label} from {shown}: {exc.reason}.{hint} {lookup.describe(None)} "
             f"{_where_to_get_it(rel or 'the bundle')}"
         ) from None
-
-
-def cache_bundle(source: Source, path: Path, options: FetchOptions) -> Path:
-    """Copy the bundle file ``path`` into the cache as the pin of ``source`` (its sha256 must be the
-    pinned one), so that the pin works offline; return the cached path."""
-    target = _cache_path(options.cache_dir, source.cache_name)
-    if target.is_file() and sha256_file(target) == source.sha256:
-        return target
-    with _staging(target.parent) as stage:
-        digest = _copy_into(stage, path, options.limits)
-        if digest != source.sha256:
-            raise ChecksumMismatch(
-                f"{path} changed while it was read: sha256 {digest}, not {source.sha256}; nothing was kept"
-            )
-        return stage.commit(target)
