@@ -58,6 +58,15 @@ The benchmarks
     ``websockets`` + orjson loop on the same server stream; 100 calls in flight versus sequential.
     The notes split the time of one notification and one call into the client's steps (``timeit``
     outside the event loop); what is left is frame parsing, the stream queue, the iterator, asyncio.
+``pool_memory``
+    10,000 proposal streams over a connection pool (``--quick``: 2,000): resident set size per stream
+    at the end of the run versus when the warm-up ended (flat is a ratio close to 1).
+``many_subscriptions``
+    1,000 tick subscriptions on one connection, 10 msg/s each (``_subs_server.py``): the client
+    process's CPU time per message received over a steady window, ``OptionsClient.subscribe_ticks``
+    streams with a consumer task each versus hand routing (``websockets`` + orjson, a reader putting
+    each frame into the ``asyncio.Queue`` of its ``req_id``, a consumer task each); the note gives
+    the delivered msg/s against the expected and the CPU share of one core of both.
 
 Results are also written to ``.benchmarks/results.json`` (gitignored), with every sample.
 """

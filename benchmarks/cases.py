@@ -23,6 +23,7 @@ from .harness import (
 )
 from .pool_cases import pool_memory
 from .runtime_cases import jsonrpc_client, websocket_client
+from .subs_cases import many_subscriptions
 
 T = TypeVar("T")
 
@@ -564,4 +565,5 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "websocket_client": websocket_client,
     "jsonrpc_client": jsonrpc_client,
     "pool_memory": pool_memory,
+    "many_subscriptions": many_subscriptions,
 }
