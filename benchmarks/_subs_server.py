@@ -24,6 +24,7 @@ import json
 import sys
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 TICK = (
@@ -83,7 +84,10 @@ async def _pump(ws: ServerConnection, subs: list[_Subscription], rate: float) ->
             batch.append(subs[cursor].take())
             cursor += 1
         ws.transport.write(b"".join(batch))
-        await ws.drain()
+        try:
+            await ws.drain()
+        except ConnectionClosed:
+            return
 
 
 async def handler(ws: ServerConnection, rate: float) -> None:
@@ -111,6 +115,8 @@ async def handler(ws: ServerConnection, rate: float) -> None:
                 await ws.send(
                     f'{{"ping":"pong","msg_type":"ping","req_id":{req_id},"echo_req":{{"ping":1}}}}'
                 )
+    except ConnectionClosed:  # the client left while an answer was on its way
+        pass
     finally:
         pump.cancel()
 

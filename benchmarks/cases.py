@@ -21,6 +21,7 @@ from .harness import (
     spread,
     wall,
 )
+from .legacy_cases import legacy_client
 from .pool_cases import pool_memory
 from .runtime_cases import jsonrpc_client, websocket_client
 from .subs_cases import many_subscriptions
@@ -564,6 +565,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "first_call_import": first_call_import,
     "websocket_client": websocket_client,
     "jsonrpc_client": jsonrpc_client,
+    "legacy_client": legacy_client,
     "pool_memory": pool_memory,
     "many_subscriptions": many_subscriptions,
 }
