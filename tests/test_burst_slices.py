@@ -9,12 +9,14 @@ as few reads as the socket allows. No timing is asserted; ``run`` is a hang guar
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from deriv_runtime._dispatching import BURST_SLICE
+import pytest
+from deriv_runtime._dispatching import BURST_SLICE, QUICKACK_READ
 from deriv_runtime.jsonrpc import JsonRpcProtocol
 from deriv_runtime.ws import WebSocketTransport
 from websockets.asyncio.server import ServerConnection, serve
@@ -60,6 +62,8 @@ async def _peer(ws: ServerConnection) -> None:
                 {"method": "subscription", "params": {"channel": CHANNEL, "data": n}} for n in range(SHORT)
             ]
             ws.transport.write(b"".join(_frame(f) for f in frames) + _frame({"id": req_id, "result": "last"}))
+        elif method == "public/ping":  # a small answer
+            await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": req_id, "result": "pong"}).decode())
         elif method == "public/burst_and_close":
             ws.transport.write(_burst() + _frame({"id": req_id, "result": "last"}))
             ws.transport.close()
@@ -151,5 +155,22 @@ def test_a_connection_aborted_while_a_burst_is_held_hands_the_burst_over_first()
             # the answer at the end of the burst reaches the call
             assert (await call)["result"] == "last"
             assert at_loss == [(None, 1 + SHORT + 1)]  # subscribe answer, burst, answer: all handed over
+
+    run(scenario)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_a_large_read_makes_the_connection_acknowledge_at_once_and_small_ones_do_not() -> None:
+    async def scenario() -> None:
+        async with connected() as transport, transport.subscribe(SUBSCRIBE, timeout=5) as queue:
+            assert "result" in await queue.__anext__()
+            ws = transport._ws
+            for _ in range(20):  # small answers: one read each, below QUICKACK_READ
+                await transport.request({"method": "public/ping"}, timeout=10)
+            assert ws.quickacks == 0
+            await transport.request({"method": "public/burst"}, timeout=10)
+            assert len(_burst()) >= 2 * QUICKACK_READ
+            assert ws.quickacks >= 1  # the burst came in at least one read of QUICKACK_READ bytes or more
+            assert ws.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
     run(scenario)

@@ -49,6 +49,26 @@ MIN_HEARTBEAT_INTERVAL = 10
 
 _SUBSCRIBE = ("public/subscribe", "private/subscribe")
 _REQUEST_KEYS = frozenset({"method", "params"})
+#: How a channel notification starts, as Deribit writes it (compact, keys in this order).
+_NOTIFICATION = b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"'
+
+
+def frame_channel(data: bytes) -> str | None:
+    """The channel of a notification, read without decoding the frame: only a frame written exactly
+    as Deribit writes one (:data:`_NOTIFICATION`, a channel name without escapes) has one here.
+    A guess that routes a frame quickly: whoever reads the frame checks it against the decoded
+    message (:meth:`JsonRpcProtocol.route_raw`)."""
+    if not data.startswith(_NOTIFICATION):
+        return None
+    start = len(_NOTIFICATION)
+    end = data.find(b'"', start)
+    name = data[start:end]
+    if end < 0 or b"\\" in name:
+        return None
+    try:
+        return name.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 class JsonRpcProtocol:
@@ -152,6 +172,7 @@ class JsonRpcProtocol:
         out = self._encode(state.payload, req_id)
         self.streams[state.key] = state
         self._by_req[req_id] = state
+        state.req_ids.add(req_id)
         for channel in channels:
             self._by_channel[channel] = state
         return state, out
@@ -230,6 +251,16 @@ class JsonRpcProtocol:
         if method is not None:
             return Ignored(f"answer to our own {method}", req_id, quiet=True)
         return Ignored("answer to a request nobody is waiting for (late or unknown id)", req_id)
+
+    def route_raw(self, data: bytes) -> StreamState | None:
+        """The stream holding the channel a notification names, found without decoding the frame
+        (``None``: decode it and :meth:`receive` it). The reader checks that the decoded frame is a
+        notification (``method`` ``subscription``, no ``id``) for that very channel, and hands any
+        other frame back to :meth:`receive`."""
+        if not self._by_channel:
+            return None
+        channel = frame_channel(data)
+        return self._by_channel.get(channel) if channel is not None else None
 
     def _subscribed(self, state: StreamState, message: JsonObject) -> Event:
         """The answer to a stream's subscribe request: its first message."""
@@ -363,6 +394,7 @@ class JsonRpcProtocol:
     def _resend(self, state: StreamState) -> Outgoing:
         state.req_id = next(self._ids)
         state.resubscriptions += 1
+        state.req_ids.add(state.req_id)
         self._offline.discard(state.key)
         self._by_req[state.req_id] = state
         return self._encode(state.payload, state.req_id)

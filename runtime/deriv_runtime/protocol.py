@@ -38,6 +38,35 @@ __all__ = ["Event", "Ignored", "Outgoing", "Protocol", "Reply", "StreamMessage",
 
 #: Calls whose answers may stop streams (:meth:`Protocol._stopped_by`).
 _STOPPING = frozenset({"forget", "forget_all"})
+_REQ_ID = b'"req_id":'
+_MSG_TYPE = b'"msg_type":"'
+
+
+def frame_req_id(data: bytes) -> int | None:
+    """The ``req_id`` a Deriv frame carries, read without decoding it: the value of the *last*
+    ``"req_id":`` in the text (Deriv writes its keys in order, so ``echo_req`` and ``passthrough``,
+    which may carry one too, come before the message's own). A guess that routes a frame quickly:
+    whoever reads the frame checks it against the decoded message (:meth:`Protocol.route_raw`)."""
+    at = data.rfind(_REQ_ID)
+    if at < 0:
+        return None
+    start = at + len(_REQ_ID)
+    end = data.find(b",", start, start + 20)
+    if end < 0:
+        end = data.find(b"}", start, start + 20)
+    value = data[start:end]
+    return int(value) if end > start and value.isdigit() else None
+
+
+def frame_msg_type(data: bytes) -> str | None:
+    """The ``msg_type`` a Deriv frame names, read without decoding it (the first one in the text; a
+    hint for which model to validate the frame as: a wrong one fails validation)."""
+    at = data.find(_MSG_TYPE)
+    if at < 0:
+        return None
+    start = at + len(_MSG_TYPE)
+    end = data.find(b'"', start, start + 64)
+    return data[start:end].decode("ascii", "replace") if end > start else None
 
 
 class Protocol:
@@ -101,6 +130,7 @@ class Protocol:
         )
         self.streams[state.key] = state
         self._by_req[req_id] = state
+        state.req_ids.add(req_id)
         return state, self._encode(payload, req_id)
 
     def close_stream(self, state: StreamState) -> Outgoing | None:
@@ -140,6 +170,20 @@ class Protocol:
             ):
                 return StreamMessage(state, message)
         return self._route(message, req_id)
+
+    def route_raw(self, data: bytes) -> StreamState | None:
+        """The running stream a frame is one more message of, found without decoding it (``None``:
+        decode it and :meth:`receive` it): the stream holding the ``req_id`` the text carries
+        (:func:`frame_req_id`), subscribed and repeatable, as on :meth:`receive`'s hot path. The
+        reader checks the decoded message (its ``req_id`` one of the stream's, no ``error``) and
+        hands any other frame back to :meth:`receive`."""
+        if not self._by_req:
+            return None
+        req_id = frame_req_id(data)
+        state = self._by_req.get(req_id) if req_id is not None else None
+        if state is None or state.subscription_id is None or not state.repeatable:
+            return None
+        return state
 
     def _route(self, message: JsonObject, req_id: Any) -> Event:
         """Every message but a running stream's: its first answer, errors, receipts, replies."""
@@ -237,5 +281,6 @@ class Protocol:
         self._offline.discard(state.key)
         state.req_id = next(self._ids)
         state.resubscriptions += 1
+        state.req_ids.add(state.req_id)
         self._by_req[state.req_id] = state
         return self._encode(state.payload, state.req_id)

@@ -25,14 +25,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, context
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, NamedTuple, NotRequired, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
+from typing_extensions import TypedDict  # pydantic needs it (not typing's) before Python 3.12
 
 from .calls import CallInfo
 from .client import StreamBase, TransportClient, _Connect, model_validator
 from .errors import ResponseError, TransportError, jsonrpc_error
+from .jsonrpc import frame_channel
 from .transport import JsonObject, Transport
 
 if TYPE_CHECKING:
@@ -138,6 +140,32 @@ def _validator(annotation: Any) -> Callable[[Any], Any]:
     return adapter.validate_python
 
 
+def _no_id(value: Any) -> Any:
+    raise ValueError("a notification carries no id")
+
+
+class _Params(TypedDict, Generic[T]):
+    channel: str
+    data: T
+
+
+class _NotificationFrame(TypedDict, Generic[T]):
+    """A channel notification as :meth:`JsonRpcProtocol.receive` routes one: ``method``
+    ``subscription``, no ``id``, ``params`` with the channel and its data (other keys ignored)."""
+
+    method: Literal["subscription"]
+    params: _Params[T]
+    id: NotRequired[Annotated[Any, PlainValidator(_no_id)]]
+
+
+@lru_cache(maxsize=1024)
+def _frame_reader(annotation: Any) -> Callable[[bytes], Any]:
+    """Validates a notification frame's JSON text straight into :class:`_NotificationFrame` of
+    ``annotation`` (one pass of pydantic's parser instead of decoding, then validating)."""
+    validate: Callable[[bytes], Any] = TypeAdapter(_NotificationFrame[annotation]).validator.validate_json
+    return validate
+
+
 class RpcStream(StreamBase, Generic[T]):
     """Channels subscribed in one request: ``async with`` subscribes, ``async for`` yields
     :class:`Notification` values, leaving the block unsubscribes. After a reconnect the channels are
@@ -154,6 +182,10 @@ class RpcStream(StreamBase, Generic[T]):
         super().__init__(transport, {"method": self._method, "params": {"channels": names}}, timeout)
         self._types = {c.name: c.data_type for c in channels}
         self._validators = {c.name: _validator(c.data_type) for c in channels}
+        #: channel -> its frame reader (:func:`_frame_reader`), built on the first frame.
+        self._frame_readers: dict[str, Callable[[bytes], Any]] = {}
+        #: The one channel of a stream that has one (its frames need no look at their channel).
+        self._only = names[0] if len(names) == 1 else None
 
     @property
     def channels(self) -> list[str]:
@@ -161,6 +193,9 @@ class RpcStream(StreamBase, Generic[T]):
 
     def _refusal(self, first: Mapping[str, Any]) -> BaseException:
         return jsonrpc_error(self._method, first["error"])
+
+    def _reads_frames(self) -> bool:
+        return True
 
     def __aiter__(self) -> RpcStream[T]:
         return self
@@ -171,26 +206,68 @@ class RpcStream(StreamBase, Generic[T]):
             message = pop() if pop is not None else None
             if message is None:
                 message = await self._wait_message()
-            params = message.get("params")
-            if params is not None and message.get("method") == "subscription":
-                try:
-                    channel = params["channel"]
-                    validate = self._validators[channel]
-                    data = params["data"]
-                except (KeyError, TypeError):
-                    what = f"{self._method}: a notification without a known channel"
-                    raise ResponseError(what, raw=message) from None
-                try:
-                    return _new_notification(Notification, (channel, validate(data)))
-                except ValidationError as exc:  # drifted: read field by field, reported on the data
-                    what = f"{channel}: cannot read the answer"
-                    from .drift import read_drifted  # only for an answer that drifted
+            if type(message) is bytes:  # a frame, undecoded (the hot path)
+                note = self._read_frame(message)
+                if note is not None:
+                    return note
+                message = self._undecoded(message, self._own)
+                if message is None:
+                    continue
+            assert type(message) is dict
+            read = self._read(message)
+            if read is not None:
+                return read
 
-                    read = read_drifted(self._types[channel], data, exc, call=channel, what=what, raw=message)
-                    return _new_notification(Notification, (channel, read))
-            if "error" in message:
-                raise jsonrpc_error(self._method, message["error"])
-            # the answer to a (re)subscribe request: the channels are live again
+    def _own(self, message: JsonObject) -> bool:
+        """A notification for one of this stream's channels, as the protocol routes one."""
+        params = message.get("params")
+        return (
+            message.get("method") == "subscription"
+            and "id" not in message
+            and type(params) is dict
+            and params.get("channel") in self._types
+        )
+
+    def _read_frame(self, data: bytes) -> Notification[T] | None:
+        """The frame validated straight from its bytes, if it is a notification of the channel it
+        names (``None``: decode it and read it as any other message)."""
+        channel = self._only or frame_channel(data)
+        read = self._frame_readers.get(channel) if channel is not None else None
+        if read is None:
+            if channel not in self._types:
+                return None
+            read = self._frame_readers[channel] = _frame_reader(self._types[channel])
+        try:
+            params = read(data)["params"]
+        except ValidationError:
+            return None
+        if params["channel"] != channel:
+            return None
+        return _new_notification(Notification, (channel, params["data"]))
+
+    def _read(self, message: JsonObject) -> Notification[T] | None:
+        """A decoded message: a notification, or ``None`` for the answer to a (re)subscribe request
+        (the channels are live again)."""
+        params = message.get("params")
+        if params is not None and message.get("method") == "subscription":
+            try:
+                channel = params["channel"]
+                validate = self._validators[channel]
+                data = params["data"]
+            except (KeyError, TypeError):
+                what = f"{self._method}: a notification without a known channel"
+                raise ResponseError(what, raw=message) from None
+            try:
+                return _new_notification(Notification, (channel, validate(data)))
+            except ValidationError as exc:  # drifted: read field by field, reported on the data
+                what = f"{channel}: cannot read the answer"
+                from .drift import read_drifted  # only for an answer that drifted
+
+                read = read_drifted(self._types[channel], data, exc, call=channel, what=what, raw=message)
+                return _new_notification(Notification, (channel, read))
+        if "error" in message:
+            raise jsonrpc_error(self._method, message["error"])
+        return None
 
 
 @asynccontextmanager

@@ -3,17 +3,25 @@
 Bounded twice, in messages and in bytes as received, with an explicit overflow policy: drop the
 oldest unread message (market data is superseded by the next one) or fail the stream. A consumer
 under load takes buffered messages without a coroutine per message (:meth:`StreamQueue.pop_nowait`).
+
+A consumer that reads frames itself sets :attr:`StreamQueue.raw`: the transport then buffers the
+frames of the running stream as they came (``bytes``, not decoded) and the consumer validates them
+straight into their type; a frame it cannot read that way goes back through
+:attr:`StreamQueue.reread` (see :mod:`deriv_runtime.wire`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from .errors import StreamOverflow
 from .transport import JsonObject
+from .transport import StreamItem as Item
+from .wire import StreamState
 
 OverflowPolicy = Literal["drop_oldest", "fail"]
 
@@ -46,10 +54,13 @@ class StreamQueue:
         "dropped",
         "gaps",
         "last_gap",
+        "raw",
+        "reread",
+        "stream",
     )
 
     def __init__(self, maxlen: int, policy: OverflowPolicy, max_bytes: int = 2**62) -> None:
-        self._items: collections.deque[JsonObject] = collections.deque()
+        self._items: collections.deque[Item] = collections.deque()
         self._sizes: collections.deque[int] = collections.deque()
         self._bytes = 0
         self._maxlen = maxlen
@@ -63,13 +74,22 @@ class StreamQueue:
         #: Times the stream was interrupted by a lost connection and resumed.
         self.gaps = 0
         self.last_gap: Gap | None = None
+        #: The consumer takes frames as they came (``bytes``) for the running stream: it reads them
+        #: itself. Set by the consumer, and only if the transport set :attr:`reread`.
+        self.raw = False
+        #: Set by the transport: decodes and routes a frame the consumer could not read itself, as
+        #: if it had never been handed over undecoded; the message if it is this stream's (``None``:
+        #: it went where it belongs, or nowhere).
+        self.reread: Callable[[bytes], JsonObject | None] | None = None
+        #: The stream's bookkeeping in the transport's protocol (its request ids), if it has one.
+        self.stream: StreamState | None = None
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def push(self, message: JsonObject, size: int = 0) -> None:
+    def push(self, message: Item, size: int = 0) -> None:
         if self._ended:
             return
         items = self._items
@@ -118,7 +138,7 @@ class StreamQueue:
         self.gaps += 1
         self.last_gap = gap
 
-    def pop_nowait(self) -> JsonObject | None:
+    def pop_nowait(self) -> Item | None:
         """The next buffered message, or ``None`` when none is (then ``await`` the iterator: it also
         tells the end and errors). Lets a consumer skip a coroutine per message under load."""
         if self._items:
@@ -126,7 +146,7 @@ class StreamQueue:
             return self._items.popleft()
         return None
 
-    def peek(self) -> JsonObject | None:
+    def peek(self) -> Item | None:
         """The next message without taking it, if one is buffered."""
         return self._items[0] if self._items else None
 
@@ -145,7 +165,7 @@ class StreamQueue:
     def __aiter__(self) -> StreamQueue:
         return self
 
-    async def __anext__(self) -> JsonObject:
+    async def __anext__(self) -> Item:
         while True:
             if self._items:
                 self._bytes -= self._sizes.popleft()

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from .calls import CallInfo
 
 JsonObject = dict[str, Any]
+#: A stream's message: decoded, or the frame as it came (``bytes``) for a consumer that reads frames
+#: itself and asked for them (:attr:`deriv_runtime.stream_queue.StreamQueue.raw`).
+StreamItem = JsonObject | bytes
 
 
 @runtime_checkable
@@ -31,9 +34,10 @@ class Transport(Protocol):
 
     def subscribe(
         self, payload: JsonObject, *, info: CallInfo | None = None, timeout: float | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[JsonObject]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[StreamItem]]:
         """Send a subscribing ``payload``; yield its messages until the context exits (unsubscribing).
 
         ``timeout`` bounds the wait for the first answer; ``info`` says what to do after a reconnect.
+        Messages are decoded objects, unless the consumer asked for frames (``bytes``).
         """
         ...

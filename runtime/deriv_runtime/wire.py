@@ -12,6 +12,13 @@ A wire never does I/O. The transport sends every :class:`Outgoing` it returns an
 event :meth:`Wire.receive` returns: a :class:`Reply` completes the call waiting for ``req_id``, a
 :class:`StreamMessage` goes to its stream's buffer, a :class:`Respond` is sent back at once (a
 heartbeat answer), an :class:`Ignored` is counted.
+
+The hot path skips decoding: :meth:`Wire.route_raw` finds the running stream a frame is for from its
+text alone, and the transport hands the frame over as it came (``bytes``) to a consumer that reads
+frames itself (:attr:`deriv_runtime.stream_queue.StreamQueue.raw`): it validates the bytes straight
+into its type (one pass of pydantic's JSON parser instead of decoding, then validating), checks that
+the decoded message is one :meth:`Wire.receive` would have given it, and hands anything else back
+(:attr:`~deriv_runtime.stream_queue.StreamQueue.reread`).
 """
 
 from __future__ import annotations
@@ -57,6 +64,9 @@ class StreamState:
     channels: tuple[str, ...] = ()
     #: The stream needs an authenticated connection (re-sent only after re-authentication).
     private: bool = False
+    #: Every request id the stream was opened or re-opened with (a frame read undecoded is checked
+    #: against it: :meth:`Wire.route_raw`).
+    req_ids: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -123,6 +133,11 @@ class Wire(Protocol):
         ...
 
     def receive(self, data: str | bytes) -> Event: ...
+
+    def route_raw(self, data: bytes) -> StreamState | None:
+        """The running stream ``data`` is one more message of, found from the text without decoding
+        it; ``None``: decode it with :meth:`receive`. A quick guess: the reader checks it."""
+        ...
 
     def connection_lost(self) -> tuple[list[int], list[StreamState]]:
         """Fail every waiting call; returns their req_ids and the streams that cannot go on."""

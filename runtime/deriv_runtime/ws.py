@@ -31,6 +31,7 @@ ends with :class:`StreamOverflow` on the consumer's next read. Memory never grow
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
@@ -57,7 +58,7 @@ from .errors import (
 from .protocol import Protocol
 from .stream_queue import Gap, OverflowPolicy, StreamQueue
 from .transport import JsonObject
-from .wire import Ignored, Reply, Respond, StreamMessage, StreamState, Wire
+from .wire import Event, Ignored, Reply, Respond, StreamMessage, StreamState, Wire
 
 logger = logging.getLogger("deriv_runtime.ws")
 
@@ -398,12 +399,33 @@ class WebSocketTransport:
             logger.warning("connection closed: %s", ws.close_reason or ws.close_code or "no close frame")
 
     def _dispatch(self, data: bytes) -> None:
+        state = self.protocol.route_raw(data)
+        if state is not None:  # the hot path: one more frame of a running stream, not decoded here
+            queue = self._queues.get(state.key)
+            if queue is not None and queue.raw:
+                queue.push(data, len(data))
+                return
+        self._deliver(self.protocol.receive(data), len(data))
+
+    def _reread(self, key: int, data: bytes) -> JsonObject | None:
+        """A frame handed over undecoded that its consumer could not read: decoded and routed now;
+        the message if it is that stream's (``key``), else delivered where it belongs."""
         event = self.protocol.receive(data)
-        if type(event) is StreamMessage:  # the hot path: a stream's message
+        if type(event) is StreamMessage and event.stream.key == key:
+            if event.stream.ended:
+                queue = self._queues.get(key)
+                if queue is not None:
+                    queue.end()
+            return event.message
+        self._deliver(event, len(data))
+        return None
+
+    def _deliver(self, event: Event, size: int) -> None:
+        if type(event) is StreamMessage:  # a stream's message
             state = event.stream
             queue = self._queues.get(state.key)
             if queue is not None:
-                queue.push(event.message, len(data))
+                queue.push(event.message, size)
                 if state.ended:
                     queue.end()
         elif type(event) is Reply:
@@ -638,6 +660,7 @@ class WebSocketTransport:
                     label, payload, repeatable=repeatable, resume=None if info is None else info.resume
                 )
                 self._queues[state.key] = queue
+                queue.stream, queue.reread = state, functools.partial(self._reread, state.key)
                 if info is not None and info.check:
                     self._checks[state.key] = info.check
                 try:
