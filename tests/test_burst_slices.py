@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from deriv_runtime._dispatching import BURST_SLICE
+from deriv_runtime._dispatching import BURST_SLICE, QUICKACK_READ
 from deriv_runtime.jsonrpc import JsonRpcProtocol
 from deriv_runtime.ws import WebSocketTransport
 from websockets.asyncio.server import ServerConnection, serve
@@ -160,14 +160,17 @@ def test_a_connection_aborted_while_a_burst_is_held_hands_the_burst_over_first()
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
-def test_every_read_asks_the_connection_to_acknowledge_at_once() -> None:
+def test_a_large_read_makes_the_connection_acknowledge_at_once_and_small_ones_do_not() -> None:
     async def scenario() -> None:
         async with connected() as transport, transport.subscribe(SUBSCRIBE, timeout=5) as queue:
             assert "result" in await queue.__anext__()
             ws = transport._ws
             before = ws.quickacks
-            for _ in range(20):  # one answer at a time: a read each
+            for _ in range(20):  # small answers: one read each, below QUICKACK_READ
                 await transport.request({"method": "public/ping"}, timeout=10)
-            assert ws.quickacks >= before + 20
+            assert ws.quickacks == before
+            await transport.request({"method": "public/burst"}, timeout=10)
+            assert len(_burst()) >= 4 * QUICKACK_READ
+            assert ws.quickacks > before  # the burst came in at least one read of QUICKACK_READ or more
 
     run(scenario)
