@@ -20,7 +20,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._ws_child import our_sequential, our_ticks, raw_sequential, raw_ticks
+from benchmarks._ws_child import (
+    our_in_flight,
+    our_sequential,
+    our_ticks,
+    raw_in_flight,
+    raw_sequential,
+    raw_ticks,
+)
 from benchmarks._ws_server import TICK
 
 
@@ -42,17 +49,21 @@ async def main() -> None:
     rounds = 3 if quick else 5
     ticks_n = 20000 if quick else 50000
     calls_n = 2000 if quick else 5000
-    out: dict[str, list[float]] = {k: [] for k in ("raw_ticks", "our_ticks", "raw_seq", "our_seq")}
+    keys = ("raw_ticks", "our_ticks", "raw_seq", "our_seq", "raw_100", "our_100")
+    out: dict[str, list[float]] = {k: [] for k in keys}
     async with V3Client.connect(url, compression=None, ping_interval=None) as client:
         async with client.subscribe_ticks("R_100", passthrough={"count": 1}) as stream:
             first = await stream.__anext__()
         await our_ticks(client, 1000)  # warm-up: builds the tick model
         await our_sequential(client, 200)
+        await our_in_flight(client, 200)
         for _ in range(rounds):
             out["raw_ticks"].append(await raw_ticks(raw_url, ticks_n))
             out["our_ticks"].append(await our_ticks(client, ticks_n))
             out["raw_seq"].append(await raw_sequential(raw_url, calls_n))
             out["our_seq"].append(await our_sequential(client, calls_n))
+            out["raw_100"].append(await raw_in_flight(raw_url, calls_n * 2))
+            out["our_100"].append(await our_in_flight(client, calls_n * 2))
     result: dict[str, Any] = dict(out)
     result["tick"] = {"type": type(first).__qualname__, "tick": first.model_dump(mode="json")["tick"]}
     print(json.dumps(result))

@@ -83,6 +83,36 @@ async def our_sequential(client: Any, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+async def raw_in_flight(url: str, n: int, width: int = 100) -> float:
+    """100 calls in flight by hand: a reader task resolves a dict of futures by ``id``."""
+    async with connect(url, compression=None) as ws:
+        loop = asyncio.get_running_loop()
+        futures: dict[int, asyncio.Future[Any]] = {}
+
+        async def reader() -> None:
+            async for frame in ws:
+                message = orjson.loads(frame)
+                future = futures.pop(message["id"], None)
+                if future is not None:
+                    future.set_result(message["result"])
+
+        async def call(req_id: int) -> Any:
+            future = futures[req_id] = loop.create_future()
+            await ws.send(
+                orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": "public/get_time"}).decode()
+            )
+            return await future
+
+        task = asyncio.create_task(reader())
+        try:
+            started = time.perf_counter()
+            for batch in range(n // width):
+                await asyncio.gather(*[call(batch * width + i + 1) for i in range(width)])
+            return n / (time.perf_counter() - started)
+        finally:
+            task.cancel()
+
+
 async def our_in_flight(client: Any, n: int, width: int = 100) -> float:
     started = time.perf_counter()
     for _ in range(n // width):
@@ -153,7 +183,7 @@ async def main() -> None:
     rounds = 3 if quick else 5
     notes_n = 20000 if quick else 50000
     calls_n = 2000 if quick else 5000
-    keys = ("raw_stream", "our_stream", "raw_seq", "our_seq", "our_100")
+    keys = ("raw_stream", "our_stream", "raw_seq", "our_seq", "raw_100", "our_100")
     out: dict[str, list[float]] = {k: [] for k in keys}
     options: dict[str, Any] = {"compression": None, "ping_interval": None, "stream_buffer": notes_n + 16}
     async with deribit_api.DeribitClient.connect(url, **options) as client:
@@ -162,6 +192,7 @@ async def main() -> None:
             "our_stream": lambda k: our_stream(client, ticker, k),
             "raw_seq": lambda k: raw_sequential(url, k),
             "our_seq": lambda k: our_sequential(client, k),
+            "raw_100": lambda k: raw_in_flight(url, k),
             "our_100": lambda k: our_in_flight(client, k),
         }
         sizes = {"raw_stream": notes_n, "our_stream": notes_n, "raw_seq": calls_n, "our_seq": calls_n}
