@@ -1,6 +1,7 @@
 """The connection takes plain data frames out of each read itself and gives every other frame to
 ``websockets`` whole (``_dispatching``): whatever the reads look like, messages arrive whole and in
-order, control frames still work, and ``websockets`` still refuses what it refuses.
+order, control frames still work, and ``websockets`` still refuses what it refuses. Calls made in
+one turn of the event loop leave in one write, in order.
 
 Reads are fed to a real, connected client connection (what the event loop does on each read), cut
 at every position; hostile servers of the tests' own send frames a server must not send, and a
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from deriv_runtime._dispatching import COALESCE_BYTES
 from deriv_runtime.jsonrpc import JsonRpcProtocol
 from deriv_runtime.ws import WebSocketTransport
 from websockets.asyncio.server import ServerConnection, serve
@@ -287,5 +289,47 @@ def test_frames_in_the_same_read_as_the_handshake_answer_keep_the_parser_in_step
                 assert transport._ws._slow is (cut == 20)  # the handshake's answer itself was cut
             finally:
                 await transport.close()
+
+    run(scenario)
+
+
+# -- sending: messages sent in one turn leave in one write ------------------------------------------
+
+
+def test_calls_made_at_once_leave_in_one_write_in_their_order() -> None:
+    order: list[int] = []
+
+    async def recording(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                request = orjson.loads(raw)
+                order.append(request["params"]["n"])
+                await ws.send(answer(request["id"], request["params"]["n"]).decode())
+
+    async def scenario() -> None:
+        async with client(recording) as transport:
+            ws = transport._ws
+            writes: list[int] = []
+            write = ws.transport.write
+
+            def counted(data: bytes) -> None:
+                writes.append(len(data))
+                write(data)
+
+            ws.transport.write = counted
+            calls = [
+                transport.request({"method": "public/n", "params": {"n": n}}, timeout=5) for n in range(50)
+            ]
+            answers = await asyncio.gather(*calls)
+            assert [a["result"] for a in answers] == list(range(50))
+            assert order == list(range(50))
+            assert len(writes) == 1  # fifty frames, one write
+            # a message too big to wait for the end of the turn is written at once
+            big = "x" * COALESCE_BYTES
+            sent = transport.request({"method": "public/n", "params": {"n": 50, "pad": big}}, timeout=5)
+            task = asyncio.ensure_future(sent)
+            await asyncio.sleep(0)  # the call ran up to its answer: its frame is written already
+            assert len(writes) == 2 and writes[1] > COALESCE_BYTES
+            assert (await task)["result"] == 50
 
     run(scenario)

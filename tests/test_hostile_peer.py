@@ -215,7 +215,7 @@ def test_read_only_streams_that_need_trade_scope_still_resubscribe(deriv_options
 
 
 def test_a_request_that_acts_is_not_resent_when_its_send_fails() -> None:
-    """``ws.send`` can raise ConnectionClosed after the frame was handed to the socket (the drop is
+    """A send can raise ConnectionClosed after the frame was handed to the socket (the drop is
     seen while draining): an order must then end with OutcomeUnknown, a read may be sent again."""
     from deriv_runtime.calls import CallInfo
     from deriv_runtime.ws import WebSocketTransport
@@ -229,6 +229,8 @@ def test_a_request_that_acts_is_not_resent_when_its_send_fails() -> None:
             self.frames.append(data)
             if len(self.frames) == 1:
                 raise ConnectionClosedError(None, None)
+
+        send_soon = send  # the transport's calls send through the connection's coalescing send
 
         async def wait_closed(self) -> None:
             return None
@@ -367,6 +369,34 @@ def test_a_peer_that_stops_reading_cannot_block_a_call_past_its_deadline(deriv_o
                 stop.set()
 
     run(scenario)
+
+
+def test_closing_against_a_peer_that_stopped_reading_ends_within_the_close_timeout(
+    deriv_options_dist: Path,
+) -> None:
+    stop = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await stop.wait()  # reads nothing and never closes (no keepalive of its own)
+
+    async def scenario() -> None:
+        async with hostile(handler, max_size=None, max_queue=1, ping_interval=None, close_timeout=0.5) as url:
+            try:
+                options = {"ping_interval": None, "connect_options": {"close_timeout": 0.5}}
+                async with client_for(url, **options) as client:
+                    ws = client.transport._ws
+                    big = {"blob": "x" * 2**20}
+                    results = await asyncio.gather(
+                        *[client.ping(passthrough=big, timeout=1) for _ in range(24)], return_exceptions=True
+                    )
+                    assert {type(r) for r in results} == {CallTimeout}, results
+                    assert ws.transport.get_write_buffer_size() > 0  # the closing handshake cannot leave
+                    await client.close()  # bounded by close_timeout (the guard below is far longer)
+                    assert ws.transport.is_closing()
+            finally:
+                stop.set()
+
+    run(scenario, guard=20)
 
 
 def test_a_stream_that_never_gets_its_first_answer_times_out(deriv_options_dist: Path) -> None:

@@ -10,6 +10,7 @@ parsing a frame, this loop about 0.2 us.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,10 @@ BURST_SLICE = 64
 #: immediate ACKs cost sequential calls 4 % (the delayed ACK rides on the next request instead).
 QUICKACK_READ = 4096
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+#: Bytes of small messages :meth:`send_soon` lets wait for the end of the turn of the event loop
+#: (beyond them it writes at once: a big message is never held back).
+COALESCE_BYTES = 65536
 
 #: First byte of a whole text / binary message (FIN, no reserved bits).
 _WHOLE_MESSAGE = (0x81, 0x82)
@@ -91,6 +96,10 @@ def connection_class() -> type[Any]:
         #: ``websockets`` parses everything on this connection (its handshake answer came in pieces:
         #: where its frames start is not known here).
         _slow = False
+        #: The write of the messages :meth:`send_soon` queued this turn, scheduled.
+        _flush_handle: asyncio.Handle | None = None
+        #: Bytes of the messages :meth:`send_soon` queued this turn.
+        _queued = 0
         #: Reads after which the connection asked to acknowledge at once (:data:`QUICKACK_READ`);
         #: ``-1``: the socket cannot (not Linux, not TCP).
         quickacks = 0 if _TCP_QUICKACK is not None else -1
@@ -196,6 +205,45 @@ def connection_class() -> type[Any]:
                 if self._budget <= 0 and pos < size:
                     self._hold(data[pos:])
                     return
+
+        async def send_soon(self, text: str) -> None:
+            """Send ``text`` as one text message, as ``send`` does (``ConnectionClosed`` if the
+            connection is not open; waits while the peer is not reading), except that small messages
+            sent during one turn of the event loop leave together, in one write at its end: 100
+            calls made at once cost one system call, not 100 (a ``send`` costs about as much as the
+            rest of a call). Once :data:`COALESCE_BYTES` are waiting, or the peer is not reading,
+            they are written at once and the caller waits as ``send``'s would. Messages keep their
+            order, with ``send``'s too."""
+            if self.protocol.state is not OPEN or self.send_in_progress is not None:
+                await self.send(text)
+                return
+            payload = text.encode()
+            self.protocol.send_text(payload)
+            self._queued += len(payload)
+            if self._queued < COALESCE_BYTES and not self.paused:
+                if self._flush_handle is None:
+                    self._flush_handle = self.loop.call_soon(self._flush)
+                return
+            self._flush()
+            if self.paused:  # the peer is not reading: wait, as send does
+                try:
+                    await self.drain()
+                except Exception:
+                    raise self.close_exc from None
+
+        def _flush(self) -> None:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush_handle = None
+            self._queued = 0
+            writes = self.protocol.writes
+            if len(writes) > 1 and all(writes):  # (an empty item asks for the end of the stream)
+                writes[:] = [b"".join(writes)]
+            try:
+                self.send_data()
+            except Exception as exc:  # as websockets does when a send fails: the connection is done for
+                self.set_connection_exc(exc)
+                self.transport.abort()
 
         def process_event(self, event: Any) -> None:
             """A frame ``websockets`` parsed (control frames, fragments, compressed messages)."""
