@@ -296,6 +296,21 @@ def test_frames_in_the_same_read_as_the_handshake_answer_keep_the_parser_in_step
 # -- sending: messages sent in one turn leave in one write ------------------------------------------
 
 
+def client_frames(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The masked text frames in ``data``: (mask, unmasked payload) of each."""
+    out, pos = [], 0
+    while pos < len(data):
+        assert data[pos] == 0x81 and data[pos + 1] & 0x80  # whole text frames, masked
+        length, start = data[pos + 1] & 0x7F, pos + 2
+        if length == 126:
+            length, start = int.from_bytes(data[pos + 2 : pos + 4], "big"), pos + 4
+        mask, start = data[start : start + 4], start + 4
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(data[start : start + length]))
+        out.append((mask, payload))
+        pos = start + length
+    return out
+
+
 def test_calls_made_at_once_leave_in_one_write_in_their_order() -> None:
     order: list[int] = []
 
@@ -310,10 +325,12 @@ def test_calls_made_at_once_leave_in_one_write_in_their_order() -> None:
         async with client(recording) as transport:
             ws = transport._ws
             writes: list[int] = []
+            written: list[bytes] = []
             write = ws.transport.write
 
             def counted(data: bytes) -> None:
                 writes.append(len(data))
+                written.append(bytes(data))
                 write(data)
 
             ws.transport.write = counted
@@ -324,6 +341,10 @@ def test_calls_made_at_once_leave_in_one_write_in_their_order() -> None:
             assert [a["result"] for a in answers] == list(range(50))
             assert order == list(range(50))
             assert len(writes) == 1  # fifty frames, one write
+            frames = client_frames(written[0])
+            assert [orjson.loads(payload)["params"]["n"] for _, payload in frames] == list(range(50))
+            masks = [mask for mask, _ in frames]
+            assert len(set(masks)) == 50  # a fresh mask for every frame (drawn from os.urandom)
             # a message too big to wait for the end of the turn is written at once
             big = "x" * COALESCE_BYTES
             sent = transport.request({"method": "public/n", "params": {"n": 50, "pad": big}}, timeout=5)
