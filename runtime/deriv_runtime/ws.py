@@ -310,7 +310,7 @@ class WebSocketTransport:
                 # streams come back only now: after the hook authenticated the connection (without a
                 # hook the connection is as authenticated as it gets, e.g. by its OTP URL)
                 for out in [*self.protocol.resubscribe(), *self.protocol.authenticated()]:
-                    await ws.send(out.data)
+                    await ws.send_soon(out.data)  # thousands of streams: a few writes
         except (ConnectionClosed, TimeoutError) as exc:
             await _abort(ws)
             raise ConnectionFailed(f"connected to {shown}, could not re-subscribe: {_describe(exc)}") from exc
@@ -677,7 +677,7 @@ class WebSocketTransport:
                 if info is not None and info.check:
                     self._checks[state.key] = info.check
                 try:
-                    await ws.send(out.data)
+                    await ws.send_soon(out.data)
                 except ConnectionClosed:
                     pass  # repeatable: re-sent after the reconnect; otherwise it ends as OutcomeUnknown
                 await queue.wait_first()
@@ -706,7 +706,7 @@ class WebSocketTransport:
         if forget is not None and self.is_connected:
             try:  # bounded: a peer that stops reading must not hold the user's block open
                 async with asyncio.timeout(self._open_timeout):
-                    await self._ws.send(forget.data)
+                    await self._ws.send_soon(forget.data)
             except (ConnectionClosed, TimeoutError):
                 pass
 
