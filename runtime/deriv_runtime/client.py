@@ -1,343 +1,42 @@
 """Base class of the generated WebSocket clients: validate, send, check for errors, parse.
 
 Generated methods only assemble a payload from their keyword arguments and call
-:meth:`BaseClient._call` or :meth:`BaseClient._stream` with the call's models.
+:meth:`BaseClient._call` or :meth:`BaseClient._stream` with the call's models. Building requests and
+reading answers is :mod:`deriv_runtime.messages`; streams are :mod:`deriv_runtime.streams` (both
+re-exported here, where generated code imports them from).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .calls import CallInfo
-from .errors import APIError, DerivError, RequestValidationError, ResponseError, problems
-from .protocol import frame_msg_type
-from .stream_queue import StreamQueue
-from .transport import JsonObject, StreamItem, Transport
+from .messages import build_request, model_validator, parse_response, raise_for_error
+from .streams import Stream, StreamBase
+from .transport import JsonObject, Transport
+
+__all__ = [
+    "BaseClient",
+    "SessionAuth",
+    "Stream",
+    "StreamBase",
+    "TransportClient",
+    "UrlSource",
+    "build_request",
+    "model_validator",
+    "parse_response",
+    "raise_for_error",
+]
 
 UrlSource = str | Callable[[], str | Awaitable[str]]
 #: ``call(payload) -> answer``: one request on a connection (the transport's ``on_connect`` gives one).
 SessionCall = Callable[[JsonObject], Awaitable[JsonObject]]
 
 R = TypeVar("R", bound=BaseModel)
-M = TypeVar("M", bound=BaseModel)
-
-
-def build_request(info: CallInfo, request_type: type[BaseModel], payload: Mapping[str, Any]) -> JsonObject:
-    """Validate ``payload`` against the request model and return the JSON object to send."""
-    validate = _VALIDATORS.get(request_type)
-    if validate is None:
-        validate = _VALIDATORS[request_type] = model_validator(request_type)
-    try:
-        model: BaseModel = validate(payload)
-    except ValidationError as exc:  # the errors without their inputs (a request may hold secrets)
-        raise RequestValidationError(info.name, exc.errors(include_input=False, include_url=False)) from None
-    # The payload is keyed by wire names and was checked strictly (no coercion), so its values go out
-    # as they are; only nested models need serialising. Anything more unusual: the model's own dump.
-    body: JsonObject = {}
-    for key, value in payload.items():
-        if isinstance(value, BaseModel):  # model_dump(mode="json", by_alias=True, exclude_unset=True)
-            body[key] = value.__pydantic_serializer__.to_python(
-                value, mode="json", by_alias=True, exclude_unset=True
-            )
-        elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
-            return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        else:
-            body[key] = value
-    return body
-
-
-#: Core validators of the request and answer models calls use, looked up once per model: the same
-#: validation as ``model_validate`` without its wrappers (a call's hot path).
-_VALIDATORS: dict[type[BaseModel], Callable[[Any], Any]] = {}
-
-
-def model_validator(model: type[M]) -> Callable[[Any], M]:
-    """``model``'s core validator (built now if the model defers it). Calling it directly skips the
-    ``model_validate`` wrapper: the hot path of every stream message."""
-    if not model.__pydantic_complete__:
-        model.model_rebuild()
-    validate: Callable[[Any], M] = model.__pydantic_validator__.validate_python
-    return validate
-
-
-def _json_validator(model: type[M]) -> Callable[[bytes], M]:
-    """``model``'s core validator reading JSON text (built now if the model defers it): one pass of
-    pydantic's parser instead of decoding, then validating."""
-    if not model.__pydantic_complete__:
-        model.model_rebuild()
-    validate: Callable[[bytes], M] = model.__pydantic_validator__.validate_json
-    return validate
-
-
-def raise_for_error(info: CallInfo, message: Mapping[str, Any]) -> None:
-    """Raise :class:`APIError` for the server's error object. An ``error`` that is present but not an
-    object (a string, a list, ``null``) is not a success either: :class:`ResponseError`, with the
-    message kept in ``.raw``."""
-    if "error" not in message:
-        return
-    error = message["error"]
-    if not isinstance(error, Mapping):
-        raise ResponseError(
-            f"{info.name}: the answer carries an error that is not an object "
-            f"({type(error).__name__}); the raw message is in .raw",
-            raw=message,
-        )
-    raise APIError(
-        info.name,
-        str(error.get("code", "UnknownError")),
-        str(error.get("message", "")),
-        error.get("details") if isinstance(error.get("details"), Mapping) else None,
-        message.get("echo_req") if isinstance(message.get("echo_req"), Mapping) else None,
-    )
-
-
-def parse_response(
-    info: CallInfo, response_type: type[R], message: Mapping[str, Any], strict: bool = False
-) -> R:
-    """``message`` as ``response_type``. One that drifts from its schema is read field by field, the
-    drift reported on the result (:mod:`deriv_runtime.drift`); ``strict``: refused
-    (:class:`~deriv_runtime.drift.DriftError`, every violation with its path)."""
-    if "error" in message:
-        raise_for_error(info, message)
-    validate = _VALIDATORS.get(response_type)
-    if validate is None:
-        validate = _VALIDATORS[response_type] = model_validator(response_type)
-    try:
-        answer: R = validate(message)
-        return answer
-    except ValidationError as exc:
-        what = f"{info.name}: cannot read the response"
-        from .drift import read_drifted  # only for an answer that drifted
-
-        read: R = read_drifted(
-            response_type, message, exc, call=info.name, what=what, raw=message, strict=strict
-        )
-        return read
-
-
-#: Field paths and broken rules of a ``ValidationError``, without the values.
-_problems = problems
-
-
-class StreamBase:
-    """What every typed stream shares: opening the transport's subscription within a deadline,
-    refusing at ``async with`` when the first answer is an error, ``gaps``/``dropped``, and ending
-    the subscription when the block is left. Subclasses read each message.
-
-    A subclass that can read frames itself (:meth:`_reads_frames`) gets the running stream's frames
-    undecoded from a transport that offers them (:class:`~deriv_runtime.stream_queue.StreamQueue`
-    ``raw``): it validates each one straight from its bytes into its type, checks that the message is
-    its own, and gives anything else to :meth:`_undecoded`."""
-
-    #: What the stream is, for messages (``"ticks"``, ``"public/subscribe"``).
-    _what = "stream"
-
-    def __init__(
-        self, transport: Transport, payload: JsonObject, timeout: float | None, info: CallInfo | None = None
-    ) -> None:
-        self._transport = transport
-        self._payload = payload
-        self._timeout = timeout
-        self._subscribe_info = info
-        self._cm: AbstractAsyncContextManager[AsyncIterator[StreamItem]] | None = None
-        self._messages: AsyncIterator[StreamItem] | None = None
-        self._pop: Callable[[], StreamItem | None] | None = None
-        self._reread: Callable[[bytes], JsonObject | None] | None = None
-        #: Request ids of the stream (its frames carry one of them), when frames come undecoded.
-        self._req_ids: set[int] = set()
-
-    @property
-    def gaps(self) -> int:
-        """Times this stream was interrupted by a lost connection and resumed (0 if never)."""
-        return int(getattr(self._messages, "gaps", 0))
-
-    @property
-    def dropped(self) -> int:
-        """Messages dropped because the consumer fell behind (see the transport's overflow policy)."""
-        return int(getattr(self._messages, "dropped", 0))
-
-    def _refusal(self, first: Mapping[str, Any]) -> BaseException:
-        """The exception for a first answer that carries an error."""
-        raise NotImplementedError
-
-    def _reads_frames(self) -> bool:
-        """The stream validates frames straight from their bytes (then it reads ``bytes`` messages)."""
-        return False
-
-    async def __aenter__(self: SB) -> SB:
-        if self._cm is not None:
-            raise RuntimeError(f"{self._what} stream is already open; a stream is used once")
-        self._cm = self._transport.subscribe(self._payload, info=self._subscribe_info, timeout=self._timeout)
-        queue = self._messages = await self._cm.__aenter__()
-        self._pop = getattr(queue, "pop_nowait", None)
-        peek = getattr(queue, "peek", None)
-        first = peek() if peek is not None else None
-        if type(first) is dict and "error" in first:  # refused at once (a bad symbol, no balance)
-            error = self._refusal(first)
-            cm, self._messages, self._pop = self._cm, None, None
-            await cm.__aexit__(type(error), error, None)
-            raise error
-        if (
-            isinstance(queue, StreamQueue)
-            and queue.reread is not None
-            and queue.stream is not None
-            and self._reads_frames()
-        ):
-            self._reread, self._req_ids = queue.reread, queue.stream.req_ids
-            queue.raw = True
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        cm, self._messages, self._pop, self._reread = self._cm, None, None, None
-        if cm is not None:
-            await cm.__aexit__(exc_type, exc, tb)
-
-    async def _wait_message(self) -> StreamItem:
-        """The next message when none is buffered (subclasses first try ``self._pop()``, which takes
-        a buffered one without a coroutine: the hot path under load)."""
-        if self._messages is None:
-            raise RuntimeError(f"use the {self._what} stream inside 'async with'")
-        return await self._messages.__anext__()
-
-    def _undecoded(self, data: bytes, ours: Callable[[JsonObject], bool]) -> JsonObject | None:
-        """A frame the fast read refused, decoded: the message if ``ours`` says it is one more of this
-        stream's (it drifted from its type: read as any decoded message is); anything else (an error,
-        a frame for someone else, garbage) goes back to the transport, which routes it as it would
-        have (``None``: it was not this stream's, read the next one)."""
-        try:
-            message = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            message = None
-        if type(message) is dict and ours(message):
-            return message
-        reread = self._reread
-        return reread(data) if reread is not None else None
-
-
-SB = TypeVar("SB", bound=StreamBase)
-
-
-class Stream(StreamBase, Generic[R]):
-    """A live subscription: ``async with`` opens it, ``async for`` yields typed messages.
-
-    Leaving the ``async with`` block ends the subscription.
-    """
-
-    def __init__(
-        self,
-        transport: Transport,
-        info: CallInfo,
-        payload: JsonObject,
-        default_type: type[R],
-        types_by_msg_type: Mapping[str, type[R]],
-        check: Callable[[CallInfo, Mapping[str, Any]], None] | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(transport, payload, timeout, info)
-        self._info = info
-        self._what = info.name
-        self._default = default_type
-        self._types = types_by_msg_type
-        self._validate: Callable[[Any], R] | None = None
-        self._validators: dict[str, Callable[[Any], R]] = {}
-        self._from_json: Callable[[bytes], R] | None = None
-        self._from_json_by_type: dict[str, Callable[[bytes], R]] = {}
-        self._check = check
-
-    @property
-    def call(self) -> CallInfo:
-        return self._info
-
-    def _refusal(self, first: Mapping[str, Any]) -> BaseException:
-        try:
-            raise_for_error(self._info, first)
-        except DerivError as exc:
-            return exc
-        return ResponseError(f"{self._info.name}: the first answer carries an error", raw=first)
-
-    def __aiter__(self) -> Stream[R]:
-        return self
-
-    def _reads_frames(self) -> bool:
-        return self._check is None  # strict mode checks every decoded message against its schema
-
-    async def __anext__(self) -> R:
-        while True:
-            pop = self._pop
-            message = pop() if pop is not None else None
-            if message is None:
-                message = await self._wait_message()
-            if type(message) is bytes:  # a frame, undecoded (the hot path)
-                read = self._read_frame(message)
-                if read is not None:
-                    return read
-                message = self._undecoded(message, self._own)
-                if message is None:
-                    continue
-            assert type(message) is dict
-            return self._read(message)
-
-    def _own(self, message: JsonObject) -> bool:
-        """One more message of this stream, as the protocol routes one (its request id, no error)."""
-        return message.get("req_id") in self._req_ids and "error" not in message
-
-    def _frame_validators(self) -> tuple[Callable[[bytes], R], dict[str, Callable[[bytes], R]]]:
-        if self._from_json is None:
-            self._from_json = _json_validator(self._default)
-            self._from_json_by_type = {k: _json_validator(m) for k, m in self._types.items()}
-        return self._from_json, self._from_json_by_type
-
-    def _read_frame(self, data: bytes) -> R | None:
-        """The frame validated straight from its bytes, if it is one more message of this stream
-        (``None``: decode it and read it as any other message)."""
-        validate, by_type = self._frame_validators()
-        if by_type:
-            validate = by_type.get(frame_msg_type(data) or "", validate)
-        try:
-            model = validate(data)
-        except ValidationError:
-            return None
-        extra = model.__pydantic_extra__
-        req_id = model.__dict__.get("req_id")
-        if req_id is None and extra:
-            req_id = extra.get("req_id")
-        if req_id not in self._req_ids or (extra and "error" in extra):
-            return None
-        return model
-
-    def _read(self, message: JsonObject) -> R:
-        if self._check is not None:
-            self._check(self._info, message)
-        if "error" in message:
-            raise_for_error(self._info, message)
-        validate = self._validate
-        if validate is None:  # the models' core validators, looked up once (built now if deferred)
-            self._validate = validate = model_validator(self._default)
-            self._validators = {k: model_validator(m) for k, m in self._types.items()}
-        if self._validators:
-            validate = self._validators.get(message.get("msg_type", ""), validate)
-        try:
-            return validate(message)
-        except ValidationError as exc:  # drifted from its schema: read it field by field (or, strict, refuse)
-            error = exc
-        msg_type = message.get("msg_type")
-        model = self._types.get(msg_type, self._default) if isinstance(msg_type, str) else self._default
-        what = f"{self._info.name}: cannot read the message"
-        strict = self._check is not None
-        from .drift import read_drifted  # only for an answer that drifted
-
-        read: R = read_drifted(
-            model, message, error, call=self._info.name, what=what, raw=message, strict=strict
-        )
-        return read
 
 
 C = TypeVar("C", bound="BaseClient")
