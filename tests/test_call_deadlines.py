@@ -1,4 +1,4 @@
-"""Call deadlines share one loop timer per transport (``ws._Deadlines``): every waiting call still
+"""Call deadlines share one loop timer per transport (``_socket_edges._Deadlines``): every waiting call still
 times out on its own deadline, whatever the order in which calls start and finish.
 
 A silent peer never answers, an echo peer always does. No timing is asserted: a deadline that was
