@@ -55,13 +55,15 @@ The benchmarks
     The generated Deribit client (JSON-RPC 2.0) against ``_ws_server.py jsonrpc``: ticker
     notifications validated into ``TickerData`` through ``client.subscribe(ticker(...))`` into the
     user's iterator, and sequential ``client.public.get_time()`` calls, each versus a raw
-    ``websockets`` + orjson loop on the same server stream; 100 calls in flight versus sequential.
+    ``websockets`` + orjson loop on the same server stream; 100 calls in flight versus a raw reader
+    task resolving a dict of futures, and versus sequential calls.
     The notes split the time of one notification and one call into the client's steps (``timeit``
     outside the event loop); what is left is frame parsing, the stream queue, the iterator, asyncio.
 ``legacy_client``
     The generated v3 client (``V3Client``, legacy API v3, same wire protocol as Options) against
     ``_ws_server.py`` in Deriv mode, connected to a ``v3_url`` (with an ``app_id``, no authorization):
-    ``websocket_client``'s tick stream and sequential ``ping()`` loops versus the same raw loops.
+    ``websocket_client``'s tick stream, sequential and 100-in-flight ``ping()`` loops versus the same
+    raw loops.
 ``pool_memory``
     10,000 proposal streams over a connection pool (``--quick``: 2,000): resident set size per stream
     at the end of the run versus when the warm-up ended (flat is a ratio close to 1).

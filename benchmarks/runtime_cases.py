@@ -145,13 +145,13 @@ def websocket_client(ws: Workspace) -> Outcome:
 
 #: Breakdown steps (``_rpc_child.breakdown``) and how the note names them.
 _NOTE_STEPS = (
-    ("orjson_loads_note", "orjson.loads"),
-    ("protocol_receive_note", "JsonRpcProtocol.receive (loads included)"),
-    ("validate_ticker", "TickerData core validator"),
+    ("orjson_loads_note", "orjson.loads (the raw loop's decoding; ours does not decode)"),
+    ("route_raw_note", "JsonRpcProtocol.route_raw (routed from the text)"),
+    ("read_frame_ticker", "frame validated from its bytes into TickerData"),
 )
 _CALL_STEPS = (
     ("build_request_get_time", "build_request"),
-    ("protocol_call_and_reply", "JsonRpcProtocol.call + receive of the answer"),
+    ("protocol_call_and_reply", "JsonRpcProtocol.call + route_raw and receive of the answer"),
     ("validate_int_result", "result validation (core validator)"),
 )
 
