@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,28 @@ def wall(cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) ->
         return run(cmd, env, cwd)[0]
 
     return runner
+
+
+@contextmanager
+def server_process(
+    ws: Workspace, argv: Sequence[str], what: str, stop_timeout: float = 10.0
+) -> Iterator[str]:
+    """A benchmark server (``PYTHON argv``) in its own process, which prints its port and serves until
+    its stdin closes; yields the port. ``what`` names it in the error if it does not start."""
+    server = subprocess.Popen(
+        [PYTHON, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(ws.env)
+    )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        if not port.isdigit():
+            raise BenchError(f"{what} did not start")
+        yield port
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        try:
+            server.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -12,41 +12,19 @@ connections, 12 s.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from .harness import PYTHON, BenchError, Outcome, Row, Workspace, run
+from .harness import PYTHON, BenchError, Outcome, Row, Workspace, run, server_process
 
 HERE = Path(__file__).resolve().parent
 
 
-@contextmanager
-def _mock(ws: Workspace, tree: Path, tick_interval: float) -> Iterator[str]:
+def _mock(ws: Workspace, tree: Path, tick_interval: float) -> AbstractContextManager[str]:
     """The Options mock in its own process; yields its port."""
-    server = subprocess.Popen(
-        [PYTHON, str(HERE / "_pool_server.py"), str(tree), str(tick_interval)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(ws.env),
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().strip()
-        if not port.isdigit():
-            raise BenchError("the mock server of pool_memory did not start")
-        yield port
-    finally:
-        if server.stdin is not None:
-            server.stdin.close()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    argv = [str(HERE / "_pool_server.py"), str(tree), str(tick_interval)]
+    return server_process(ws, argv, "the mock server of pool_memory", stop_timeout=30)
 
 
 def pool_memory(ws: Workspace) -> Outcome:

@@ -8,13 +8,11 @@ two cores; throughputs are medians of interleaved rounds.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from .harness import PYTHON, BenchError, Outcome, Row, Workspace, median, run, spread
+from .harness import PYTHON, Outcome, Row, Workspace, median, run, server_process, spread
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,30 +21,9 @@ def _per_msg(rates: list[float]) -> list[float]:
     return [1.0 / r for r in rates]
 
 
-@contextmanager
-def _server(ws: Workspace, mode: str) -> Iterator[str]:
+def _server(ws: Workspace, mode: str) -> AbstractContextManager[str]:
     """Run ``_ws_server.py MODE`` in its own process; yields its port."""
-    server = subprocess.Popen(
-        [PYTHON, str(HERE / "_ws_server.py"), mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(ws.env),
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().strip()
-        if not port.isdigit():
-            raise BenchError(f"the benchmark WebSocket server ({mode}) did not start")
-        yield port
-    finally:
-        if server.stdin is not None:
-            server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return server_process(ws, [str(HERE / "_ws_server.py"), mode], f"the benchmark WebSocket server ({mode})")
 
 
 def _client(ws: Workspace, mode: str, child: str, tree: Path) -> dict[str, Any]:

@@ -14,13 +14,11 @@ Full run: 5 rounds of a 10 s window after 2 s; ``--quick``: 3 rounds of 4 s afte
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from .harness import PYTHON, BenchError, Outcome, Row, Workspace, median, run, spread
+from .harness import PYTHON, BenchError, Outcome, Row, Workspace, median, run, server_process, spread
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,30 +26,9 @@ STREAMS = 1_000
 RATE = 10.0
 
 
-@contextmanager
-def _server(ws: Workspace, rate: float) -> Iterator[str]:
+def _server(ws: Workspace, rate: float) -> AbstractContextManager[str]:
     """``_subs_server.py RATE`` in its own process; yields its port."""
-    server = subprocess.Popen(
-        [PYTHON, str(HERE / "_subs_server.py"), str(rate)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(ws.env),
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().strip()
-        if not port.isdigit():
-            raise BenchError("the server of many_subscriptions did not start")
-        yield port
-    finally:
-        if server.stdin is not None:
-            server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return server_process(ws, [str(HERE / "_subs_server.py"), str(rate)], "the server of many_subscriptions")
 
 
 def _per_msg(phases: list[dict[str, Any]]) -> list[float]:

@@ -166,7 +166,7 @@ def _frame_reader(annotation: Any) -> Callable[[bytes], Any]:
     return validate
 
 
-class RpcStream(StreamBase, Generic[T]):
+class RpcStream(StreamBase[Notification[T]]):
     """Channels subscribed in one request: ``async with`` subscribes, ``async for`` yields
     :class:`Notification` values, leaving the block unsubscribes. After a reconnect the channels are
     subscribed again (``gaps`` counts the interruptions)."""
@@ -196,27 +196,6 @@ class RpcStream(StreamBase, Generic[T]):
 
     def _reads_frames(self) -> bool:
         return True
-
-    def __aiter__(self) -> RpcStream[T]:
-        return self
-
-    async def __anext__(self) -> Notification[T]:
-        while True:
-            pop = self._pop
-            message = pop() if pop is not None else None
-            if message is None:
-                message = await self._wait_message()
-            if type(message) is bytes:  # a frame, undecoded (the hot path)
-                note = self._read_frame(message)
-                if note is not None:
-                    return note
-                message = self._undecoded(message, self._own)
-                if message is None:
-                    continue
-            assert type(message) is dict
-            read = self._read(message)
-            if read is not None:
-                return read
 
     def _own(self, message: JsonObject) -> bool:
         """A notification for one of this stream's channels, as the protocol routes one."""

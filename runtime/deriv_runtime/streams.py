@@ -19,17 +19,20 @@ from .stream_queue import StreamQueue
 from .transport import JsonObject, StreamItem, Transport
 
 R = TypeVar("R", bound=BaseModel)
+#: What a stream yields.
+Y = TypeVar("Y")
 
 
-class StreamBase:
+class StreamBase(Generic[Y]):
     """What every typed stream shares: opening the transport's subscription within a deadline,
-    refusing at ``async with`` when the first answer is an error, ``gaps``/``dropped``, and ending
-    the subscription when the block is left. Subclasses read each message.
+        refusing at ``async with`` when the first answer is an error, ``gaps``/``dropped``, and ending
+        the subscription when the block is left. Subclasses read each message.
 
-    A subclass that can read frames itself (:meth:`_reads_frames`) gets the running stream's frames
-    undecoded from a transport that offers them (:class:`~deriv_runtime.stream_queue.StreamQueue`
-    ``raw``): it validates each one straight from its bytes into its type, checks that the message is
-    its own, and gives anything else to :meth:`_undecoded`."""
+        A subclass that can read frames itself (:meth:`_reads_frames`) gets the running stream's frames
+        undecoded from a transport that offers them (:class:`~deriv_runtime.stream_queue.StreamQueue`
+        ``raw``): it validates each one straight from its bytes into its type, checks that the message is
+        its own (:meth:`_own`), and gives anything else to :meth:`_undecoded`. Subclasses read frames
+    (:meth:`_read_frame`) and decoded messages (:meth:`_read`); the iteration is this class's."""
 
     #: What the stream is, for messages (``"ticks"``, ``"public/subscribe"``).
     _what = "stream"
@@ -103,25 +106,59 @@ class StreamBase:
             raise RuntimeError(f"use the {self._what} stream inside 'async with'")
         return await self._messages.__anext__()
 
-    def _undecoded(self, data: bytes, ours: Callable[[JsonObject], bool]) -> JsonObject | None:
-        """A frame the fast read refused, decoded: the message if ``ours`` says it is one more of this
-        stream's (it drifted from its type: read as any decoded message is); anything else (an error,
-        a frame for someone else, garbage) goes back to the transport, which routes it as it would
-        have (``None``: it was not this stream's, read the next one)."""
+    def _undecoded(self, data: bytes) -> JsonObject | None:
+        """A frame the fast read refused, decoded: the message if it is one more of this stream's
+        (:meth:`_own`: it drifted from its type, read as any decoded message is); anything else (an
+        error, a frame for someone else, garbage) goes back to the transport, which routes it as it
+        would have (``None``: it was not this stream's, read the next one)."""
         try:
             message = orjson.loads(data)
         except orjson.JSONDecodeError:
             message = None
-        if type(message) is dict and ours(message):
+        if type(message) is dict and self._own(message):
             return message
         reread = self._reread
         return reread(data) if reread is not None else None
 
+    def _read_frame(self, data: bytes) -> Y | None:
+        """A frame validated straight from its bytes, if it is one more message of this stream
+        (``None``: decode it and read it as any other message)."""
+        raise NotImplementedError
 
-SB = TypeVar("SB", bound=StreamBase)
+    def _own(self, message: JsonObject) -> bool:
+        """The decoded message is one more of this stream's, as the protocol routes one."""
+        raise NotImplementedError
+
+    def _read(self, message: JsonObject) -> Y | None:
+        """A decoded message (``None``: nothing for the user, such as a resubscription's answer)."""
+        raise NotImplementedError
+
+    def __aiter__(self: SB) -> SB:
+        return self
+
+    async def __anext__(self) -> Y:
+        while True:
+            pop = self._pop
+            message = pop() if pop is not None else None
+            if message is None:
+                message = await self._wait_message()
+            if type(message) is bytes:  # a frame, undecoded (the hot path)
+                read = self._read_frame(message)
+                if read is not None:
+                    return read
+                message = self._undecoded(message)
+                if message is None:
+                    continue
+            assert type(message) is dict
+            read = self._read(message)
+            if read is not None:
+                return read
 
 
-class Stream(StreamBase, Generic[R]):
+SB = TypeVar("SB", bound="StreamBase[Any]")
+
+
+class Stream(StreamBase[R]):
     """A live subscription: ``async with`` opens it, ``async for`` yields typed messages.
 
     Leaving the ``async with`` block ends the subscription.
@@ -159,27 +196,8 @@ class Stream(StreamBase, Generic[R]):
             return exc
         return ResponseError(f"{self._info.name}: the first answer carries an error", raw=first)
 
-    def __aiter__(self) -> Stream[R]:
-        return self
-
     def _reads_frames(self) -> bool:
         return self._check is None  # strict mode checks every decoded message against its schema
-
-    async def __anext__(self) -> R:
-        while True:
-            pop = self._pop
-            message = pop() if pop is not None else None
-            if message is None:
-                message = await self._wait_message()
-            if type(message) is bytes:  # a frame, undecoded (the hot path)
-                read = self._read_frame(message)
-                if read is not None:
-                    return read
-                message = self._undecoded(message, self._own)
-                if message is None:
-                    continue
-            assert type(message) is dict
-            return self._read(message)
 
     def _own(self, message: JsonObject) -> bool:
         """One more message of this stream, as the protocol routes one (its request id, no error)."""
