@@ -11,50 +11,23 @@ futures), interleaved, medians of rounds.
 
 from __future__ import annotations
 
-from .harness import Outcome, Row, Workspace, median, spread
-from .runtime_cases import _client, _per_msg
+from .harness import Outcome, Workspace, median
+from .runtime_cases import _client, protocol_rows
 
 
 def legacy_client(ws: Workspace) -> Outcome:
     r = _client(ws, "deriv", "_legacy_child.py", ws.tree("deriv_v3"))
-    ticks, raw_ticks = _per_msg(r["our_ticks"]), _per_msg(r["raw_ticks"])
-    seq, raw_seq = _per_msg(r["our_seq"]), _per_msg(r["raw_seq"])
-    flight, raw_flight = _per_msg(r["our_100"]), _per_msg(r["raw_100"])
-    rows = [
-        Row(
-            "legacy_tick_stream",
+    rows = protocol_rows(
+        r,
+        ("legacy_tick_stream", "legacy_request", "legacy_in_flight"),
+        (
             "V3Client: frame -> TicksResponse -> user's iterator (s/msg)",
-            median(ticks),
-            spread(ticks),
-            "raw websockets + orjson receive loop",
-            median(raw_ticks),
-            spread(raw_ticks),
-            "throughput >= 80 % of raw (ratio <= 1.25)",
-            {"ours_msgs_per_s": r["our_ticks"], "raw_msgs_per_s": r["raw_ticks"], "tick": r["tick"]},
-        ),
-        Row(
-            "legacy_request",
             "V3Client: sequential client.ping() (s/call)",
-            median(seq),
-            spread(seq),
-            "raw send + recv + orjson",
-            median(raw_seq),
-            spread(raw_seq),
-            ">= 92 % of raw (ratio <= 1.09)",
-            {"ours_calls_per_s": r["our_seq"], "raw_calls_per_s": r["raw_seq"]},
-        ),
-        Row(
-            "legacy_in_flight",
             "V3Client: 100 client.ping() in flight (s/call)",
-            median(flight),
-            spread(flight),
-            "raw reader task resolving a dict of futures",
-            median(raw_flight),
-            spread(raw_flight),
-            ">= 75 % of raw (ratio <= 1.33)",
-            {"calls_per_s": r["our_100"], "raw_calls_per_s": r["raw_100"]},
         ),
-    ]
+        "ticks",
+        stream_data={"tick": r["tick"]},
+    )
     m = {k: median(r[k]) for k in ("our_ticks", "raw_ticks", "our_seq", "raw_seq", "our_100", "raw_100")}
     note = (
         f"legacy_client (V3Client): ticks {m['our_ticks']:,.0f} msg/s vs raw {m['raw_ticks']:,.0f} msg/s "

@@ -34,27 +34,42 @@ def _client(ws: Workspace, mode: str, child: str, tree: Path) -> dict[str, Any]:
     return result
 
 
-def websocket_client(ws: Workspace) -> Outcome:
-    r = _client(ws, "deriv", "_ws_child.py", ws.tree())
-    ticks, raw_ticks = _per_msg(r["our_ticks"]), _per_msg(r["raw_ticks"])
+def protocol_rows(
+    r: dict[str, Any],
+    names: tuple[str, str, str],
+    subjects: tuple[str, str, str],
+    stream: str,
+    *,
+    stream_data: dict[str, Any] | None = None,
+    sequential: str | None = None,
+    flight_data: dict[str, Any] | None = None,
+) -> list[Row]:
+    """The rows every protocol gets, each against its raw loop in the same run: a stream (samples
+    ``our_<stream>``/``raw_<stream>``), sequential calls (``*_seq``) and 100 calls in flight
+    (``*_100``); with ``sequential`` (its subject), in flight against sequential calls too."""
+    ours, raw = _per_msg(r[f"our_{stream}"]), _per_msg(r[f"raw_{stream}"])
     seq, raw_seq = _per_msg(r["our_seq"]), _per_msg(r["raw_seq"])
     flight, raw_flight = _per_msg(r["our_100"]), _per_msg(r["raw_100"])
-    us = 1e-6
+    msgs = {
+        "ours_msgs_per_s": r[f"our_{stream}"],
+        "raw_msgs_per_s": r[f"raw_{stream}"],
+        **(stream_data or {}),
+    }
     rows = [
         Row(
-            "tick_stream",
-            "frame -> TicksResponse -> user's iterator (s/msg)",
-            median(ticks),
-            spread(ticks),
+            names[0],
+            subjects[0],
+            median(ours),
+            spread(ours),
             "raw websockets + orjson receive loop",
-            median(raw_ticks),
-            spread(raw_ticks),
+            median(raw),
+            spread(raw),
             "throughput >= 80 % of raw (ratio <= 1.25)",
-            {"ours_msgs_per_s": r["our_ticks"], "raw_msgs_per_s": r["raw_ticks"]},
+            msgs,
         ),
         Row(
-            "request_response",
-            "sequential client.ping() (s/call)",
+            names[1],
+            subjects[1],
             median(seq),
             spread(seq),
             "raw send + recv + orjson",
@@ -64,8 +79,8 @@ def websocket_client(ws: Workspace) -> Outcome:
             {"ours_calls_per_s": r["our_seq"], "raw_calls_per_s": r["raw_seq"]},
         ),
         Row(
-            "in_flight_100",
-            "100 client.ping() in flight (s/call)",
+            names[2],
+            subjects[2],
             median(flight),
             spread(flight),
             "raw reader task resolving a dict of futures",
@@ -74,17 +89,39 @@ def websocket_client(ws: Workspace) -> Outcome:
             ">= 75 % of raw (ratio <= 1.33)",
             {"calls_per_s": r["our_100"], "raw_calls_per_s": r["raw_100"]},
         ),
-        Row(
-            "in_flight_100",
+    ]
+    if sequential is not None:
+        rows.append(
+            Row(
+                names[2],
+                subjects[2],
+                median(flight),
+                spread(flight),
+                sequential,
+                median(seq),
+                spread(seq),
+                ">= 3x sequential (ratio <= 0.33)",
+                {"calls_per_s": r["our_100"], **(flight_data or {})},
+            )
+        )
+    return rows
+
+
+def websocket_client(ws: Workspace) -> Outcome:
+    r = _client(ws, "deriv", "_ws_child.py", ws.tree())
+    us = 1e-6
+    rows = protocol_rows(
+        r,
+        ("tick_stream", "request_response", "in_flight_100"),
+        (
+            "frame -> TicksResponse -> user's iterator (s/msg)",
+            "sequential client.ping() (s/call)",
             "100 client.ping() in flight (s/call)",
-            median(flight),
-            spread(flight),
-            "sequential client.ping()",
-            median(seq),
-            spread(seq),
-            ">= 3x sequential (ratio <= 0.33)",
-            {"calls_per_s": r["our_100"]},
         ),
+        "ticks",
+        sequential="sequential client.ping()",
+    )
+    rows += [
         Row(
             "request_build",
             "BuyRequest + BuyParameters models built, validated, serialised",
@@ -135,55 +172,19 @@ _CALL_STEPS = (
 
 def jsonrpc_client(ws: Workspace) -> Outcome:
     r = _client(ws, "jsonrpc", "_rpc_child.py", ws.tree("deribit_api"))
-    notes, raw_notes = _per_msg(r["our_stream"]), _per_msg(r["raw_stream"])
-    seq, raw_seq = _per_msg(r["our_seq"]), _per_msg(r["raw_seq"])
-    flight, raw_flight = _per_msg(r["our_100"]), _per_msg(r["raw_100"])
-    rows = [
-        Row(
-            "jsonrpc_stream",
+    rows = protocol_rows(
+        r,
+        ("jsonrpc_stream", "jsonrpc_request", "jsonrpc_in_flight"),
+        (
             "frame -> Notification[TickerData] -> user's iterator (s/msg)",
-            median(notes),
-            spread(notes),
-            "raw websockets + orjson receive loop",
-            median(raw_notes),
-            spread(raw_notes),
-            "throughput >= 80 % of raw (ratio <= 1.25)",
-            {"ours_msgs_per_s": r["our_stream"], "raw_msgs_per_s": r["raw_stream"], "sizes": r["sizes"]},
-        ),
-        Row(
-            "jsonrpc_request",
             "sequential public.get_time() (s/call)",
-            median(seq),
-            spread(seq),
-            "raw send + recv + orjson",
-            median(raw_seq),
-            spread(raw_seq),
-            ">= 92 % of raw (ratio <= 1.09)",
-            {"ours_calls_per_s": r["our_seq"], "raw_calls_per_s": r["raw_seq"]},
-        ),
-        Row(
-            "jsonrpc_in_flight",
             "100 public.get_time() in flight (s/call)",
-            median(flight),
-            spread(flight),
-            "raw reader task resolving a dict of futures",
-            median(raw_flight),
-            spread(raw_flight),
-            ">= 75 % of raw (ratio <= 1.33)",
-            {"calls_per_s": r["our_100"], "raw_calls_per_s": r["raw_100"]},
         ),
-        Row(
-            "jsonrpc_in_flight",
-            "100 public.get_time() in flight (s/call)",
-            median(flight),
-            spread(flight),
-            "sequential public.get_time()",
-            median(seq),
-            spread(seq),
-            ">= 3x sequential (ratio <= 0.33)",
-            {"calls_per_s": r["our_100"], "breakdown_us": r["breakdown_us"]},
-        ),
-    ]
+        "stream",
+        stream_data={"sizes": r["sizes"]},
+        sequential="sequential public.get_time()",
+        flight_data={"breakdown_us": r["breakdown_us"]},
+    )
     keys = ("our_stream", "raw_stream", "our_seq", "raw_seq", "our_100", "raw_100")
     m = {k: median(r[k]) for k in keys}
     b = r["breakdown_us"]
