@@ -64,6 +64,14 @@ The benchmarks
     ``_ws_server.py`` in Deriv mode, connected to a ``v3_url`` (with an ``app_id``, no authorization):
     ``websocket_client``'s tick stream, sequential and 100-in-flight ``ping()`` loops versus the same
     raw loops.
+``http_client``
+    The runtime's HTTP transports against ``_http_server.py`` (a minimal asyncio HTTP/1.1 keep-alive
+    server in its own process): sequential and 100-in-flight ``public.get_time()`` calls of
+    ``DeribitClient.over_http(...)``, with the transport's default ``GET`` and with
+    ``http_method="POST"`` (the JSON-RPC request object as the body), and ``get_health()`` of the
+    Deriv Options REST client (``OptionsRestClient``), each versus one raw ``httpx.AsyncClient``
+    made like the runtime's own (same timeout and httpx's default connection limits) sending the
+    same request and reading the answer with orjson; the note gives calls/s and percentages.
 ``pool_memory``
     10,000 proposal streams over a connection pool (``--quick``: 2,000): resident set size per stream
     at the end of the run versus when the warm-up ended (flat is a ratio close to 1).

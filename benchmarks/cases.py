@@ -21,6 +21,7 @@ from .harness import (
     spread,
     wall,
 )
+from .http_cases import http_client
 from .legacy_cases import legacy_client
 from .pool_cases import pool_memory
 from .runtime_cases import jsonrpc_client, websocket_client
@@ -566,6 +567,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Outcome]] = {
     "websocket_client": websocket_client,
     "jsonrpc_client": jsonrpc_client,
     "legacy_client": legacy_client,
+    "http_client": http_client,
     "pool_memory": pool_memory,
     "many_subscriptions": many_subscriptions,
 }
