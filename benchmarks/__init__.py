@@ -69,9 +69,12 @@ The benchmarks
     server in its own process): sequential and 100-in-flight ``public.get_time()`` calls of
     ``DeribitClient.over_http(...)``, with the transport's default ``GET`` and with
     ``http_method="POST"`` (the JSON-RPC request object as the body), and ``get_health()`` of the
-    Deriv Options REST client (``OptionsRestClient``), each versus one raw ``httpx.AsyncClient``
+    Deriv Options REST client (``OptionsRestClient``), each versus a raw ``httpx.AsyncClient``
     made like the runtime's own (same timeout and httpx's default connection limits) sending the
-    same request and reading the answer with orjson; the note gives calls/s and percentages.
+    same request and reading the answer with orjson. Each case has its own fresh pair of clients
+    (httpcore checks every idle pooled connection on each request, so a pool that ran 100 calls in
+    flight makes later sequential calls slower: both sides get the same history). The note gives
+    calls/s and percentages.
 ``pool_memory``
     10,000 proposal streams over a connection pool (``--quick``: 2,000): resident set size per stream
     at the end of the run versus when the warm-up ended (flat is a ratio close to 1).

@@ -2,7 +2,7 @@
 
 A server child process (``_http_server``, a minimal asyncio HTTP/1.1 keep-alive responder) and a
 client child process (``_http_child``) run on the two cores; throughputs are medians of interleaved
-rounds, each of ours next to its raw twin.
+rounds, each of ours next to its raw twin, each case on its own fresh pair of clients.
 """
 
 from __future__ import annotations
