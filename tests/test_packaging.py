@@ -220,6 +220,7 @@ def test_wheels_build_with_the_right_metadata(wheelhouse: Path) -> None:
         "pydantic",
         "websockets",
         "httpx",
+        "sniffio",
         "orjson",
         "jsonschema-rs",
         "cryptography",
