@@ -11,6 +11,7 @@ parsing a frame, this loop about 0.2 us.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -48,6 +49,7 @@ _WHOLE_MESSAGE = (0x81, 0x82)
 _NO_LIMIT = 1 << 63
 
 
+@functools.cache
 def connection_class() -> type[Any]:
     """A ``websockets`` client connection that hands each data message to a callback, inline.
 
@@ -58,6 +60,8 @@ def connection_class() -> type[Any]:
     A read that brings more than :data:`BURST_SLICE` frames is parsed in slices, one per turn of the
     event loop, in order: reading pauses until the last slice is handed over, and a lost connection
     (or the end of the stream) hands over every message received before it first.
+
+    Built once per process (the first connection pays for it, the checks below included).
 
     This overrides ``data_received`` and ``process_event``, internal methods of ``websockets``, and
     reads its protocol's ``state``, ``current_size`` and size limits: the dependency is bounded to

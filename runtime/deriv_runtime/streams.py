@@ -203,16 +203,17 @@ class Stream(StreamBase[R]):
         """One more message of this stream, as the protocol routes one (its request id, no error)."""
         return message.get("req_id") in self._req_ids and "error" not in message
 
-    def _frame_validators(self) -> tuple[Callable[[bytes], R], dict[str, Callable[[bytes], R]]]:
-        if self._from_json is None:
-            self._from_json = _json_validator(self._default)
-            self._from_json_by_type = {k: _json_validator(m) for k, m in self._types.items()}
-        return self._from_json, self._from_json_by_type
+    def _build_frame_validators(self) -> Callable[[bytes], R]:
+        """The models' JSON validators, built on the first frame (and built now if deferred)."""
+        self._from_json_by_type = {k: _json_validator(m) for k, m in self._types.items()}
+        self._from_json = validate = _json_validator(self._default)
+        return validate
 
     def _read_frame(self, data: bytes) -> R | None:
         """The frame validated straight from its bytes, if it is one more message of this stream
         (``None``: decode it and read it as any other message)."""
-        validate, by_type = self._frame_validators()
+        validate = self._from_json or self._build_frame_validators()
+        by_type = self._from_json_by_type
         if by_type:
             validate = by_type.get(frame_msg_type(data) or "", validate)
         try:
